@@ -30,9 +30,10 @@ LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf)
 MHD_CFLAGS    := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS      := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 
-WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter \
+	    -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -Ilib -I$(OUT) -Ibpf $(LIBBPF_CFLAGS) \
+CFLAGS   += -std=gnu11 -D_GNU_SOURCE $(WARN) -Ilib -I$(OUT) -Ibpf $(LIBBPF_CFLAGS) \
 	    $(MHD_CFLAGS) -MMD -MP
 LDLIBS   += $(LIBBPF_LIBS) -lelf -lz $(MHD_LIBS) -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) \
