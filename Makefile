@@ -2,6 +2,7 @@
 #
 #   make              build every tool into build/
 #   make test         build, then run the host test suite (as root)
+#   make test-kernels run the smoke tests on other kernels under QEMU
 #   make bench        run the benchmarks, write BENCHMARKS.md
 #   make install      PREFIX=/usr/local DESTDIR=
 #
@@ -42,7 +43,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) \
 Q := $(if $(V),,@)
 msg = $(if $(V),,@printf '  %-8s %s\n' $(1) $(2);)
 
-.PHONY: all test unit bench install uninstall clean format vmlinux
+.PHONY: all test test-kernels unit bench install uninstall clean format vmlinux
 
 all: $(addprefix $(OUT)/,$(TOOLS))
 
@@ -85,6 +86,10 @@ $(OUT) $(OUT)/lib $(OUT)/tools $(OUT)/tests:
 test: all unit
 	$(Q)scripts/setup.sh test
 	$(Q)python3 tests/run.py $(TESTS)
+
+# Every tool and attach mechanism on Debian's 6.1 and 6.12 kernels (QEMU).
+test-kernels:
+	$(Q)tests/kernels/run.sh $(KERNELS)
 
 bench: all
 	$(Q)scripts/setup.sh bench
