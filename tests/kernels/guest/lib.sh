@@ -36,15 +36,17 @@ alive() {
 		! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null
 }
 
-# Kill the tool if a test ends early.
-cleanup_tool() {
+# Kill the tool if a test ends early, then run the test's own $CLEANUP.
+CLEANUP=
+cleanup() {
 	if [ -n "$TOOL_PID" ]; then
 		kill -KILL "$TOOL_PID" 2>/dev/null
 		wait "$TOOL_PID" 2>/dev/null
 	fi
 	rm -f /tmp/tool.pid
+	eval "$CLEANUP"
 }
-trap cleanup_tool EXIT
+trap cleanup EXIT
 
 # Does this one error line say only that the tool has no program for the
 # allowed mechanism ("cannot attach H: m1: not allowed by --attach; ...")?
@@ -67,6 +69,12 @@ wait_for() {
 		[ "$i" -le $(($3 * 10)) ] || return 1
 		sleep 0.1
 	done
+}
+
+# json_sum FILE KEY: the sum of every numeric "KEY":N in FILE's JSON.
+json_sum() {
+	grep -o "\"$2\":[0-9]*" "$1" | cut -d: -f2 |
+		awk '{ n += $1 } END { print n + 0 }'
 }
 
 # tool_start NAME ARGS...: start the tool in the background with its

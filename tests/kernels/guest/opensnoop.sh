@@ -6,6 +6,7 @@
 
 file=/tmp/opensnoop-smoke.$$
 : >"$file"
+CLEANUP="rm -f $file /tmp/opensnoop.pid"
 tool_start opensnoop -j --attach="$1"
 sh -c 'echo $$ >/tmp/opensnoop.pid; exec cat "$1"' sh "$file" >/dev/null
 pid=$(cat /tmp/opensnoop.pid)
@@ -19,5 +20,4 @@ for want in "\"pid\":$pid," '"comm":"cat"' '"err":0,'; do
 	*) fail "event for $file without $want: $line" ;;
 	esac
 done
-rm -f "$file" /tmp/opensnoop.pid
 pass "$(grep -c . "$OUT") events"
