@@ -210,8 +210,9 @@ for k in "$@"; do
 	done
 	grep -A 1000 '^RESULT .* FAIL ' "$CACHE/logs/$label.log" |
 		grep '^    | ' >&2 || true
+	# The firmware leaves no newline before the guest's first line.
 	done_line=$(grep '^BPFKIT-GUEST-DONE ' "$CACHE/logs/$label.log" || true)
-	start_line=$(grep '^BPFKIT-GUEST-START ' "$CACHE/logs/$label.log" ||
+	start_line=$(grep -o 'BPFKIT-GUEST-START .*' "$CACHE/logs/$label.log" ||
 		true)
 	if [ -z "$done_line" ]; then
 		why="no BPFKIT-GUEST-DONE line (qemu exit $rc)"

@@ -21,8 +21,8 @@ pass() { echo "${1:-}"; exit 0; }
 skip() { echo "$1"; exit 77; }
 fail() {
 	if [ -n "$OUT" ]; then
-		echo "  --- stdout of $TOOL (last 20 lines):"
-		tail -n 20 "$OUT" | sed 's/^/  /'
+		echo "  --- stdout of $TOOL (last 40 lines):"
+		tail -n 40 "$OUT" | sed 's/^/  /'
 		echo "  --- stderr of $TOOL:"
 		tail -n 20 "$ERR" | sed 's/^/  /'
 	fi
@@ -84,6 +84,10 @@ tool_start() {
 	shift
 	OUT=/tmp/$TOOL.out
 	ERR=/tmp/$TOOL.err
+	# Empty them now: the background job truncates them only once it
+	# runs, and a stale "Tracing" line must not be taken for this run's.
+	: >"$OUT"
+	: >"$ERR"
 	BPF_BEFORE=$("$BIN/bpfcount") || fail "bpfcount failed"
 	# A script's background job starts with SIGINT ignored (no job
 	# control without a tty); the tools block SIGINT and read it from a
