@@ -146,6 +146,37 @@ def attached_hooks(pid):
     return sorted(set(hooks)), unknown
 
 
+def busy_processes(interval=0.5, threshold=20.0):
+    """Other processes using more than threshold % of a CPU right now:
+    what makes this run's figures noisy."""
+    def sample():
+        ticks = {}
+        for pid in os.listdir('/proc'):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                with open(f'/proc/{pid}/stat') as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            comm = stat[stat.index('(') + 1:stat.rindex(')')]
+            fields = stat[stat.rindex(')') + 2:].split()
+            ticks[pid] = (comm, int(fields[11]) + int(fields[12]))
+        return ticks
+
+    before = sample()
+    time.sleep(interval)
+    after = sample()
+    hz = os.sysconf('SC_CLK_TCK')
+    busy = []
+    for pid, (comm, t) in after.items():
+        if pid in before:
+            pct = (t - before[pid][1]) * 100.0 / hz / interval
+            if pct > threshold:
+                busy.append(f'{comm} (pid {pid}, {pct:.0f}%)')
+    return busy
+
+
 def ensure_tracefs():
     if os.path.isdir(f'{TRACEFS}/events'):
         return None
@@ -342,12 +373,13 @@ class Session:
 
 class Tracer:
     def __init__(self, name, kind, argv=None, ready=None, events=True,
-                 floor=None, hooks=None):
+                 floor=None, ref=None, hooks=None):
         self.name, self.kind, self.argv = name, kind, argv
         self.slug = re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')
         self.ready = ready  # regex of the stderr line it prints when ready
         self.events = events  # does the workload's prober fire its hooks?
-        self.floor = floor  # the Tracer its added cost is compared with
+        self.floor = floor  # floor on the hooks it attached (ours)
+        self.ref = ref  # floor on the reference hooks for it
         self.hooks = hooks or []
         self.samples, self.startup, self.rss, self.ready_ms = [], [], [], []
         self.bpf = None  # [(prog name, run_cnt, run_time_ns)]
@@ -369,8 +401,9 @@ REFERENCE = {
     'connect': ['tracepoint:sock/inet_sock_set_state'],
     'dio': ['tp_btf:block_rq_issue', 'tp_btf:block_rq_complete'],
 }
-# When a tool's hooks cannot be read from its links.
-DEFAULT_HOOKS = {
+# Each of our tools' reference floor; also its own floor when its hooks
+# cannot be read from its links.
+TOOL_REFERENCE = {
     'opensnoop': REFERENCE['open'],
     'readlat': REFERENCE['read'],
     'tcpconnect': REFERENCE['connect'],
@@ -409,6 +442,8 @@ def describe_hooks(hooks):
 class Env:
     def __init__(self, args):
         self.args = args
+        self.load_start = os.getloadavg()[0]
+        self.busy_start = busy_processes()
         self.tmp = tempfile.mkdtemp(prefix='bpfkit-bench-')
         self.notes = []
         self.loop = None
@@ -515,12 +550,15 @@ def make_plan(env, p):
             env.notes.append(f'{name}: attach points not all readable '
                              f'({", ".join(unknown) or "none"}); its own '
                              'floor is the default hook set')
-            hooks = DEFAULT_HOOKS[name]
+            hooks = TOOL_REFERENCE[name]
         floor = w.floor_for(hooks, f'{name}\'s own hooks '
                             f'({describe_hooks(hooks)})', bench)
+        ref = TOOL_REFERENCE[name]
+        ref = w.floor_for(ref, f'reference for {name} '
+                          f'({describe_hooks(ref)})', bench)
         w.tracers.append(Tracer(f'bpfkit {name}', 'ours', [path],
                                 ready=r'^Tracing', events=events,
-                                floor=floor))
+                                floor=floor, ref=ref))
     if skipped:
         top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env.notes.append('not built, skipped: ' + ', '.join(
@@ -531,7 +569,8 @@ def make_plan(env, p):
         if not os.access(argv[0], os.X_OK):
             env.notes.append(f'peer {name}: {argv[0]} not installed')
             return
-        w.tracers.append(Tracer(name, 'peer', argv, events=events))
+        w.tracers.append(Tracer(name, 'peer', argv, events=events,
+                                ref=w.ref))
 
     peer(W['open'], 'libbpf-tools opensnoop', [f'{PEER_DIR}/opensnoop'])
     peer(W['open'], 'bpftrace: count opens',
@@ -766,12 +805,19 @@ def added(w, t):
 
 
 def ratio(w, t, floor):
-    """Added cost over the floor's; None where the floor's is not above
-    zero (a hook the workload does not fire)."""
+    """Added cost over the floor's (0 when the tracer's is below zero:
+    noise); None where the floor's is not above zero (hooks the workload
+    does not fire, or noise)."""
     if t.kind == 'none' or not floor or floor is t:
         return None
     a, f = added(w, t), added(w, floor)
-    return a / f if a is not None and f and f > 0 else None
+    if a is None or not f or f <= 0:
+        return None
+    return max(a, 0) / f
+
+
+def ratio_text(r):
+    return '-' if r is None else f'{r:.2f}x'
 
 
 def mib(kib_values):
@@ -807,6 +853,12 @@ def machine_rows(env, mode, p):
          ', ' + out([BPFTRACE, '--version'])),
         ('mode', f'{mode}: {p["rounds"]} runs per configuration, '
          'interleaved'),
+        ('load average (1 min)', f'{env.load_start:.2f} at start, '
+         f'{os.getloadavg()[0]:.2f} at end' +
+         (' (a busy machine: figures are noisy)' if
+          max(env.load_start, os.getloadavg()[0]) > 0.7 else '')),
+        ('other busy processes at start',
+         ', '.join(env.busy_start) or 'none above 20% of a CPU'),
     ]
 
 
@@ -831,14 +883,14 @@ def targets_table(wls, startup_only, delivery):
                 continue
             cells = [t.name]
             rs = []
-            if w:
-                for what, fl in (('own hooks', t.floor),
-                                 ('reference', w.ref)):
-                    r = ratio(w, t, fl)
-                    if r is not None and (fl is w.ref or t.floor is not
-                                          w.ref):
-                        rs.append(f'{r:.2f}x {what} '
-                                  f'{mark(r <= TARGET_RATIO)}')
+            floors = [('own hooks', t.floor), ('reference', t.ref)]
+            if t.floor is t.ref:
+                floors = [('own hooks = reference', t.floor)]
+            for what, fl in floors if w and fl else []:
+                r = ratio(w, t, fl)
+                rs.append(f'{what}: floor not above no tracer'
+                          if r is None else
+                          f'{r:.2f}x {what} {mark(r <= TARGET_RATIO)}')
             cells.append('; '.join(rs) or '-')
             d = [x for x in delivery if x['tracer'] == t.name and 'lost' in x]
             cells.append(', '.join(f'{x["lost"]} ({x["mode"]}) '
@@ -871,19 +923,19 @@ def targets_table(wls, startup_only, delivery):
 
 def cost_table(w):
     rows = ['| tracer | ns/op median (min-max) | added ns/op | added / '
-            'reference floor | added / floor on its own hooks | start-up ms '
+            'its reference floor | added / floor on its own hooks | '
+            'start-up ms '
             '| peak RSS MiB |', '|---|---|---|---|---|---|---|']
     for t in w.tracers:
         if t.error:
             rows.append(f'| {t.name} | {t.error} | | | | | |')
             continue
         a = added(w, t)
-        r_ref, r_own = ratio(w, t, w.ref), ratio(w, t, t.floor)
+        ref = t.ref or (w.ref if t.kind == 'floor' else None)
         rows.append('| ' + ' | '.join([
             t.name, spread(t.samples),
             '-' if t.kind == 'none' else fmt(a, '+.0f'),
-            '-' if r_ref is None else f'{r_ref:.2f}x',
-            '-' if r_own is None else f'{r_own:.2f}x',
+            ratio_text(ratio(w, t, ref)), ratio_text(ratio(w, t, t.floor)),
             spread(t.startup, '.1f'), spread(mib(t.rss), '.1f')]) + ' |')
     return rows
 
@@ -996,8 +1048,9 @@ def main():
         args.budget = p['budget']
     if os.geteuid() != 0:
         sys.exit('bench: run as root (it loads BPF programs)')
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
+    # SIGINT too: a shell starts background jobs with it ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_term)
 
     env = None
     try:
@@ -1027,11 +1080,13 @@ def main():
         write_report(env, args.results, mode, p, wls, startup_only,
                      delivery, leftovers)
         log(f'results written to {args.results}')
-    except (KeyboardInterrupt, Interrupted) as e:
-        print(f'\nbench: interrupted ({e or "SIGINT"}); cleaning up',
+    except Interrupted as e:
+        print(f'\nbench: interrupted ({e}); cleaning up',
               file=sys.stderr)
         return 130
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # cleanup runs to the end
         end_all_children()
         if env:
             env.cleanup()
