@@ -228,5 +228,27 @@ done
 passed=$(grep -c '^RESULT [^ ]* [^ ]* [^ ]* PASS' "$TMP/results" || true)
 failed=$(grep -c '^RESULT [^ ]* [^ ]* [^ ]* FAIL' "$TMP/results" || true)
 skipped=$(grep -c '^RESULT [^ ]* [^ ]* [^ ]* SKIP' "$TMP/results" || true)
+# The matrix as a Markdown table (tool x mechanism by kernel), for README.
+awk '
+	!($3 SUBSEP $4 in seen) { seen[$3, $4] = 1; rows[++nr] = $3 SUBSEP $4 }
+	!($2 in kseen) { kseen[$2] = 1; ks[++nk] = $2 }
+	{ cell[$3, $4, $2] = ($5 == "SKIP" ? "-" : $5) }
+	END {
+		printf "| tool | mechanism |"
+		for (k = 1; k <= nk; k++) printf " %s |", ks[k]
+		printf "\n|---|---|"
+		for (k = 1; k <= nk; k++) printf "---|"
+		printf "\n"
+		for (r = 1; r <= nr; r++) {
+			split(rows[r], tm, SUBSEP)
+			printf "| %s | %s |", tm[1], tm[2]
+			for (k = 1; k <= nk; k++) {
+				c = cell[tm[1], tm[2], ks[k]]
+				printf " %s |", c == "" ? "?" : c
+			}
+			printf "\n"
+		}
+	}' "$TMP/results" >"$CACHE/matrix.md"
+log "table of this run: $CACHE/matrix.md; guest logs: $CACHE/logs/"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
