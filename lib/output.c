@@ -131,7 +131,7 @@ static void col_end(struct kit_out *o, int col, long off)
 	size_t len = o->line.len - off;
 	size_t pad;
 
-	if (o->fmt != KIT_FMT_TEXT || (size_t)c->width <= len)
+	if (o->fmt != KIT_FMT_TEXT || c->width <= 0 || (size_t)c->width <= len)
 		return;
 	pad = c->width - len;
 	if (c->flags & KIT_COL_LEFT) {

@@ -65,7 +65,7 @@ enum {
 };
 
 static const struct kit_col columns[NCOLS] = {
-	[COL_TIME] = { "time", "TIME(s)", -12, KIT_COL_HIDDEN | KIT_COL_LEFT },
+	[COL_TIME] = { "time", "TIME(s)", 12, KIT_COL_HIDDEN | KIT_COL_LEFT },
 	[COL_UID] = { "uid", "UID", 6, KIT_COL_HIDDEN },
 	[COL_PID] = { "pid", "PID", 7 },
 	[COL_TID] = { "tid", "TID", 7, KIT_COL_JSON_ONLY },

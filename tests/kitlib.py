@@ -1,0 +1,215 @@
+"""Helpers for bpfkit's integration tests: run a tool, wait until it is
+attached (its "Tracing" line on stderr), cause events, stop it, parse its
+output, and check that nothing of ours is left in the kernel."""
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BPFKIT_BUILD", os.path.join(ROOT, "build"))
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; the reason is printed."""
+
+
+def tool_path(name):
+    return os.path.join(BUILD, name)
+
+
+def require_bpf():
+    """Skip (with the reason) where the kernel refuses BPF altogether."""
+    if os.geteuid() != 0:
+        raise Skip("needs root")
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        raise Skip("kernel has no BTF (/sys/kernel/btf/vmlinux)")
+
+
+def bpf_prog_ids():
+    """IDs and names of the BPF programs loaded now."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"],
+                         capture_output=True, text=True, check=True).stdout
+    return {p["id"]: p.get("name", "") for p in json.loads(out or "[]")}
+
+
+def bpf_link_ids():
+    out = subprocess.run(["bpftool", "-j", "link", "show"],
+                         capture_output=True, text=True, check=True).stdout
+    return {l["id"] for l in json.loads(out or "[]")}
+
+
+class Tool:
+    """A running tool. Output is collected by reader threads as bytes."""
+
+    def __init__(self, name, *args, env=None, stdin=subprocess.DEVNULL,
+                 **popen):
+        require_bpf()
+        path = tool_path(name)
+        if not os.path.exists(path):
+            raise AssertionError(f"{path} not built")
+        self.name = name
+        self.progs_before = bpf_prog_ids()
+        self.links_before = bpf_link_ids()
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen([path, *map(str, args)], env=e,
+                                     stdin=stdin, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, **popen)
+        self.out = bytearray()
+        self.err = bytearray()
+        self._cond = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout,
+                                                      self.out), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr,
+                                                      self.err), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _pump(self, f, buf):
+        while True:
+            chunk = f.read1(65536)
+            with self._cond:
+                if not chunk:
+                    self._cond.notify_all()
+                    return
+                buf.extend(chunk)
+                self._cond.notify_all()
+
+    def wait_for(self, pred, timeout=15, what="condition"):
+        """Wait until pred() holds, the tool exits, or the timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not pred():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"{self.name}: timed out waiting for {what}; "
+                        f"stderr: {bytes(self.err)[-2000:]!r}")
+                if self.proc.poll() is not None and all(
+                        not t.is_alive() for t in self._threads):
+                    if pred():
+                        return
+                    raise AssertionError(
+                        f"{self.name} exited ({self.proc.returncode}) "
+                        f"before {what}; stderr: {bytes(self.err)!r}")
+                self._cond.wait(min(left, 0.05))
+
+    def wait_ready(self, timeout=15):
+        self.wait_for(lambda: b"Tracing" in self.err, timeout,
+                      "its 'Tracing' line")
+        return self
+
+    def wait_exit(self, timeout=15):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"{self.name} did not exit in {timeout}s")
+        for t in self._threads:
+            t.join(5)
+        return self.proc.returncode
+
+    def stop(self, sig=signal.SIGINT, timeout=15):
+        """Signal the tool, wait for it, and check it left nothing."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.wait_exit(timeout)
+        check_nothing_left(self.progs_before, self.links_before)
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    @property
+    def stdout(self):
+        return bytes(self.out).decode("utf-8", "surrogateescape")
+
+    @property
+    def stderr(self):
+        return bytes(self.err).decode("utf-8", "surrogateescape")
+
+    def lines(self):
+        return self.stdout.splitlines()
+
+    def json(self):
+        """Every stdout line, parsed (a line that is not JSON fails)."""
+        return [json.loads(line) for line in self.stdout.splitlines()
+                if line.strip()]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+
+def check_nothing_left(progs_before, links_before, timeout=5):
+    """No program or link created since the snapshot is still there
+    (freeing is asynchronous, so wait a little for it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        progs = {i: n for i, n in bpf_prog_ids().items()
+                 if i not in progs_before}
+        links = bpf_link_ids() - links_before
+        if not progs and not links:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"left in the kernel: programs {progs}, "
+                                 f"links {sorted(links)}")
+        time.sleep(0.05)
+
+
+def run_tool(name, *args, timeout=15, env=None):
+    """Run a tool to completion (usage errors, -d): (rc, stdout, stderr)."""
+    path = tool_path(name)
+    p = subprocess.run([path, *map(str, args)], capture_output=True,
+                       timeout=timeout, env=dict(os.environ, **(env or {})))
+    return (p.returncode, p.stdout.decode("utf-8", "surrogateescape"),
+            p.stderr.decode("utf-8", "surrogateescape"))
+
+
+@contextlib.contextmanager
+def tempdir(prefix="bpfkit-test-"):
+    d = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def spawn_python(code, name=None, uid=None, **popen):
+    """A child python running code; with name, its comm is set first.
+    The child waits for a line on stdin before running code, so that the
+    test can start the tool with the child's PID first."""
+    prelude = "import sys, os\n"
+    if name:
+        prelude += ("import ctypes\nctypes.CDLL(None).prctl(15, %r, 0, 0, 0)\n"
+                    % name.encode())
+    prelude += "sys.stdin.readline()\n"
+    pre = None
+    if uid is not None:
+        def pre():
+            os.setgid(uid)
+            os.setuid(uid)
+    return subprocess.Popen(["python3", "-c", prelude + code],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=pre, **popen)
+
+
+def release(child, timeout=15):
+    """Let a spawn_python child run its code; wait for it to finish."""
+    out, err = child.communicate(b"go\n", timeout=timeout)
+    assert child.returncode == 0, f"child failed: {err!r}"
+    return out
