@@ -105,6 +105,8 @@ class Tool:
     def wait_ready(self, timeout=15):
         self.wait_for(lambda: b"Tracing" in self.err, timeout,
                       "its 'Tracing' line")
+        self.owned = owned_bpf_objects(self.proc.pid)
+        assert self.owned[0], f"{self.name}: ready but holds no BPF program"
         return self
 
     def wait_exit(self, timeout=15):
@@ -123,7 +125,8 @@ class Tool:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         rc = self.wait_exit(timeout)
-        check_nothing_left(self.progs_before, self.links_before)
+        if getattr(self, "owned", None):
+            check_released(*self.owned)
         return rc
 
     def kill(self):
@@ -153,6 +156,38 @@ class Tool:
     def __exit__(self, *exc):
         self.kill()
         return False
+
+
+def owned_bpf_objects(pid):
+    """The BPF program and link ids a process holds open (fdinfo)."""
+    progs, links = set(), set()
+    fdinfo = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        progs.add(int(line.split()[1]))
+                    elif line.startswith("link_id:"):
+                        links.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return progs, links
+
+
+def check_released(progs, links, timeout=5):
+    """The given programs and links are gone from the kernel (freeing is
+    asynchronous, so wait a little). Safe with other tracers running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left_p = progs & set(bpf_prog_ids())
+        left_l = links & bpf_link_ids()
+        if not left_p and not left_l:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"left in the kernel: programs "
+                                 f"{sorted(left_p)}, links {sorted(left_l)}")
+        time.sleep(0.05)
 
 
 def check_nothing_left(progs_before, links_before, timeout=5):
