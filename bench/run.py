@@ -291,6 +291,8 @@ class Session:
             prober = spawn(prober_argv) if prober_argv and self.t.events \
                 else None
             try:
+                if prober:
+                    time.sleep(0.03)  # making events before the launch
                 t0 = time.monotonic()
                 self.proc = spawn(self.argv, out, err)
                 self._wait_attached(t0, timeout)
@@ -313,10 +315,11 @@ class Session:
                 self.prog_fds = bpf_fds(self.proc.pid, 'bpf-prog')
                 if any(int(i.get('run_cnt', 0)) > 0
                        for i in self.prog_fds.values()):
-                    self.startup_ms = (now - t0) * 1000
+                    # Stamped when seen: never earlier than it happened.
+                    self.startup_ms = (time.monotonic() - t0) * 1000
             if ready_re and self.ready_ms is None and \
                     first_line(self.err, ready_re):
-                self.ready_ms = (now - t0) * 1000
+                self.ready_ms = (time.monotonic() - t0) * 1000
             if self.startup_ms is not None and \
                     (not ready_re or self.ready_ms is not None):
                 return
@@ -330,7 +333,8 @@ class Session:
                 if n != links:
                     links, links_since = n, now
                 elif n and now - links_since > 0.05:
-                    self.startup_ms = self.ready_ms = (links_since - t0) * 1000
+                    self.startup_ms = self.ready_ms = \
+                        (links_since - t0) * 1000
                     self.t.notes.add('attached taken from its BPF links')
                     return
             if self.ready_ms is not None and now - t0 > 3.0:
@@ -496,17 +500,17 @@ def make_plan(env, p):
     wls = [
         Workload('open', 'openat()+close() of one file',
                  lambda n: [b('open_loop'), str(n), env.target],
-                 [b('open_loop'), '1000000000', env.probe_file, '200'],
+                 [b('open_loop'), '1000000000', env.probe_file, '100'],
                  p['open']),
         Workload('read', '1-byte read() from /dev/zero',
                  lambda n: [b('read_loop'), str(n)],
-                 [b('read_loop'), '1000000000', '200'], p['read']),
+                 [b('read_loop'), '1000000000', '100'], p['read']),
         Workload('connect', 'TCP connect+accept+close on loopback',
                  lambda n: [b('connect_loop'), str(n)],
-                 [b('connect_loop'), '1000000000', '500'], p['connect']),
+                 [b('connect_loop'), '1000000000', '200'], p['connect']),
         Workload('dio', '4 KiB O_DIRECT read',
                  lambda n: [b('dio_loop'), str(n), env.dio_path],
-                 [b('dio_loop'), '1000000000', env.dio_path, '500'],
+                 [b('dio_loop'), '1000000000', env.dio_path, '200'],
                  p['dio']),
     ]
     W = {w.key: w for w in wls}
@@ -886,7 +890,9 @@ def targets_table(wls, startup_only, delivery):
             floors = [('own hooks', t.floor), ('reference', t.ref)]
             if t.floor is t.ref:
                 floors = [('own hooks = reference', t.floor)]
-            for what, fl in floors if w and fl else []:
+            for what, fl in floors if w else []:
+                if not fl:
+                    continue
                 r = ratio(w, t, fl)
                 rs.append(f'{what}: floor not above no tracer'
                           if r is None else
@@ -938,6 +944,24 @@ def cost_table(w):
             ratio_text(ratio(w, t, ref)), ratio_text(ratio(w, t, t.floor)),
             spread(t.startup, '.1f'), spread(mib(t.rss), '.1f')]) + ' |')
     return rows
+
+
+def dump_raw(path, wls, startup_only, delivery):
+    """Every sample, for whoever wants more than the report shows."""
+    def tracer(t):
+        return dict(name=t.name, kind=t.kind, argv=t.argv, hooks=t.hooks,
+                    ns_per_op=t.samples, startup_ms=t.startup,
+                    ready_ms=t.ready_ms, vm_hwm_kib=t.rss, bpf=t.bpf,
+                    error=t.error, notes=sorted(t.notes),
+                    floor=t.floor.name if t.floor else None,
+                    ref=t.ref.name if t.ref else None)
+    raw = dict(workloads=[dict(key=w.key, title=w.title, n=w.n,
+                               tracers=[tracer(t) for t in w.tracers])
+                          for w in wls],
+               startup_only=[tracer(t) for t in startup_only],
+               delivery=delivery)
+    with open(path, 'w') as f:
+        json.dump(raw, f, indent=1)
 
 
 def write_report(env, path, mode, p, wls, startup_only, delivery,
@@ -1077,6 +1101,8 @@ def main():
             if wl_open else []
         phase_startup_only(env, startup_only, p['rounds'])
         leftovers = leftover_programs(SEEN_PROGS)
+        dump_raw(os.path.join(args.bin, 'results.json'), wls, startup_only,
+                 delivery)
         write_report(env, args.results, mode, p, wls, startup_only,
                      delivery, leftovers)
         log(f'results written to {args.results}')
