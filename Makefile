@@ -43,9 +43,24 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) \
 Q := $(if $(V),,@)
 msg = $(if $(V),,@printf '  %-8s %s\n' $(1) $(2);)
 
-.PHONY: all test test-kernels unit bench install uninstall clean format vmlinux
+.PHONY: all tools test test-kernels unit bench install uninstall clean \
+	format vmlinux run setup
 
-all: $(addprefix $(OUT)/,$(TOOLS))
+# Every entry point first makes sure the Debian packages it needs are
+# there (scripts/setup.sh is idempotent and quick when they are), then
+# builds in a sub-make that sees the installed pkg-config files.
+all: setup
+	$(Q)$(MAKE) --no-print-directory tools
+
+setup:
+	$(Q)scripts/setup.sh build
+
+tools: $(addprefix $(OUT)/,$(TOOLS))
+
+# Build and run one tool: make run TOOL=opensnoop ARGS="-T -d 10"
+TOOL ?= opensnoop
+run: all
+	$(Q)exec $(OUT)/$(TOOL) $(ARGS)
 
 # Kernel side: bpf/NAME.bpf.c -> object -> skeleton header.
 $(OUT)/%.bpf.o: bpf/%.bpf.c | $(OUT)
@@ -83,8 +98,10 @@ unit: $(UNITS)
 $(OUT) $(OUT)/lib $(OUT)/tools $(OUT)/tests:
 	$(Q)mkdir -p $@
 
-test: all unit
+# The host test suite, as root: make test [TESTS="tests/test_x.py ..."]
+test:
 	$(Q)scripts/setup.sh test
+	$(Q)$(MAKE) --no-print-directory tools unit
 	$(Q)python3 tests/run.py $(TESTS)
 
 # Every tool and attach mechanism on Debian's 6.1 and 6.12 kernels (QEMU).
