@@ -98,6 +98,13 @@ static const struct kit_hook hooks[] = {
 	{},
 };
 
+/* The kernel's value: 64-bit libcs define O_LARGEFILE as 0. */
+#if defined(__x86_64__) || defined(__i386__)
+#define K_O_LARGEFILE 0100000
+#else
+#define K_O_LARGEFILE O_LARGEFILE
+#endif
+
 static void decode_flags(char *buf, size_t len, int flags)
 {
 	static const struct {
@@ -110,7 +117,7 @@ static void decode_flags(char *buf, size_t len, int flags)
 		{ O_NOCTTY, "O_NOCTTY" },	{ O_TRUNC, "O_TRUNC" },
 		{ O_APPEND, "O_APPEND" },	{ O_NONBLOCK, "O_NONBLOCK" },
 		{ O_DSYNC, "O_DSYNC" },		{ O_ASYNC, "O_ASYNC" },
-		{ O_DIRECT, "O_DIRECT" },	{ O_LARGEFILE, "O_LARGEFILE" },
+		{ O_DIRECT, "O_DIRECT" },	{ K_O_LARGEFILE, "O_LARGEFILE" },
 		{ O_DIRECTORY, "O_DIRECTORY" }, { O_NOFOLLOW, "O_NOFOLLOW" },
 		{ O_NOATIME, "O_NOATIME" },	{ O_CLOEXEC, "O_CLOEXEC" },
 		{ O_PATH, "O_PATH" },
@@ -122,7 +129,7 @@ static void decode_flags(char *buf, size_t len, int flags)
 
 	off = snprintf(buf, len, "%s", acc[flags & O_ACCMODE]);
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if ((rest & names[i].bit) != names[i].bit)
+		if (!names[i].bit || (rest & names[i].bit) != names[i].bit)
 			continue;
 		rest &= ~names[i].bit;
 		off += snprintf(buf + off, off < len ? len - off : 0, "|%s",
