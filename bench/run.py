@@ -337,6 +337,10 @@ class Session:
                         (links_since - t0) * 1000
                     self.t.notes.add('attached taken from its BPF links')
                     return
+            if self.startup_ms is not None and self.ready_ms is None and \
+                    now - t0 > self.startup_ms / 1000 + 2.0:
+                self.t.notes.add('no ready line ("Tracing...") on stderr')
+                return
             if self.ready_ms is not None and now - t0 > 3.0:
                 self.startup_ms = None  # ready, yet no event: note it
                 self.t.notes.add('no event seen by its programs at start; '
@@ -808,11 +812,19 @@ def added(w, t):
     return None if base is None or m is None else m - base
 
 
+def fires(w, floor):
+    """Do the floor's hooks fire about once an operation or more? (From its
+    BPF statistics run; True when unknown.)"""
+    if floor.bpf is None:
+        return True
+    return sum(cnt for _, cnt, _ in floor.bpf) >= w.n / 2
+
+
 def ratio(w, t, floor):
     """Added cost over the floor's (0 when the tracer's is below zero:
-    noise); None where the floor's is not above zero (hooks the workload
-    does not fire, or noise)."""
-    if t.kind == 'none' or not floor or floor is t:
+    noise); None where the floor's is not above zero, or its hooks do not
+    fire in this workload."""
+    if t.kind == 'none' or not floor or floor is t or not fires(w, floor):
         return None
     a, f = added(w, t), added(w, floor)
     if a is None or not f or f <= 0:
@@ -894,8 +906,9 @@ def targets_table(wls, startup_only, delivery):
                 if not fl:
                     continue
                 r = ratio(w, t, fl)
-                rs.append(f'{what}: floor not above no tracer'
-                          if r is None else
+                why = 'floor not above no tracer' if fires(w, fl) else \
+                    'its hooks do not fire in this workload'
+                rs.append(f'{what}: {why}' if r is None else
                           f'{r:.2f}x {what} {mark(r <= TARGET_RATIO)}')
             cells.append('; '.join(rs) or '-')
             d = [x for x in delivery if x['tracer'] == t.name and 'lost' in x]
