@@ -27,8 +27,7 @@ static int listen_loopback(struct sockaddr_in *addr)
 	addr->sin_port = 0;
 	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(fd, (struct sockaddr *)addr, sizeof(*addr)) ||
-	    listen(fd, 128) ||
-	    getsockname(fd, (struct sockaddr *)addr, &len)) {
+	    listen(fd, 128) || getsockname(fd, (struct sockaddr *)addr, &len)) {
 		close(fd);
 		return -1;
 	}

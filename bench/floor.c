@@ -3,7 +3,9 @@
  * floor: attach an empty BPF program to each hook given, print one line once
  * all are attached, and detach on SIGINT or SIGTERM.
  *
- *   floor HOOK...    HOOK = tracepoint:CATEGORY/NAME | raw_tp:NAME | tp_btf:NAME
+ *   floor HOOK...
+ *
+ *   HOOK = tracepoint:CATEGORY/NAME | raw_tp:NAME | tp_btf:NAME
  *
  * Each hook gets its own program, as in a tool: one skeleton instance per
  * hook, with only the program of that mechanism loaded.
@@ -21,7 +23,7 @@ enum mech { MECH_TP, MECH_RAW_TP, MECH_TP_BTF };
 
 struct hook {
 	enum mech mech;
-	char category[64];	/* tracepoint only */
+	char category[64]; /* tracepoint only */
 	char name[128];
 	struct floor_bpf *skel;
 	struct bpf_link *link;
@@ -87,7 +89,7 @@ static int attach_hook(struct hook *h)
 	if (!h->skel)
 		return -errno;
 	prog = hook_prog(h);
-	bpf_object__for_each_program(p, h->skel->obj)
+	bpf_object__for_each_program (p, h->skel->obj)
 		bpf_program__set_autoload(p, p == prog);
 	if (h->mech == MECH_TP_BTF) {
 		err = bpf_program__set_attach_target(prog, 0, h->name);
@@ -115,14 +117,16 @@ static int attach_hook(struct hook *h)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	sigset_t stop, old;
 	struct hook *hooks;
 	int i, n = argc - 1, err = 0;
 
 	if (n < 1) {
-		fprintf(stderr, "usage: %s tracepoint:CAT/NAME|raw_tp:NAME|"
-				"tp_btf:NAME...\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s tracepoint:CAT/NAME|raw_tp:NAME|"
+			"tp_btf:NAME...\n",
+			argv[0]);
 		return 2;
 	}
 	hooks = calloc(n, sizeof(*hooks));

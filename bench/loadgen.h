@@ -37,7 +37,7 @@ static inline unsigned long long now_ns(void)
 
 static inline void pause_us(unsigned long long us)
 {
-	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
 
 	if (us)
 		nanosleep(&ts, NULL);
