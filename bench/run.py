@@ -645,6 +645,8 @@ def phase_cost(env, wls, rounds):
                     measure_once(env, w, t, f'r{r}')
                 except TracerFailed as e:
                     t.error = str(e)
+                    t.notes.add(f'failed in round {r + 1}, not run again: '
+                                f'{e}')
                     log(f'{w.key}: {t.name}: {e}')
             log(f'{w.key} round {r + 1}/{rounds}: ' + ', '.join(
                 f'{t.name} {t.samples[-1]:.0f}' for t in live
@@ -663,7 +665,7 @@ def phase_bpf_stats(env, wls):
                 try:
                     s.start(w.probe)
                 except TracerFailed as e:
-                    t.error = str(e)
+                    t.notes.add(f'failed in the BPF statistics run: {e}')
                     continue
                 try:
                     run_generator(w.gen(w.n))
@@ -777,11 +779,13 @@ def phase_startup_only(env, tracers, runs):
             s.stop()
             os.unlink(s.out)
             os.unlink(s.err)
-            t.startup.append(s.startup_ms)
-            t.ready_ms.append(s.ready_ms)
-            t.rss.append(s.maxrss_kib)
-        log(f'start-up: {t.name}: ' + (t.error or f'{t.med(t.startup):.1f} '
-                                       'ms'))
+            for values, v in ((t.startup, s.startup_ms),
+                              (t.ready_ms, s.ready_ms),
+                              (t.rss, s.maxrss_kib)):
+                if v is not None:
+                    values.append(v)
+        log(f'start-up: {t.name}: ' +
+            (t.error or f'{fmt(t.med(t.startup), ".1f")} ms'))
 
 
 def leftover_programs(ids):
@@ -894,7 +898,7 @@ def targets_table(wls, startup_only, delivery):
             base = t.name.split()[-1]
             peers = [pt for pt in tracers if pt.kind == 'peer' and
                      not pt.error and (w or pt.name.endswith(base))]
-            if t.error:
+            if t.error and not t.samples:
                 rows.append(f'| {t.name} | {t.error} | | | | |')
                 continue
             cells = [t.name]
@@ -946,7 +950,7 @@ def cost_table(w):
             'start-up ms '
             '| peak RSS MiB |', '|---|---|---|---|---|---|---|']
     for t in w.tracers:
-        if t.error:
+        if t.error and not t.samples:
             rows.append(f'| {t.name} | {t.error} | | | | | |')
             continue
         a = added(w, t)
