@@ -241,6 +241,23 @@ void kit_attach_init(struct kit *kit)
 			p->hooks[p->nhooks++] = &follow_hooks[i];
 }
 
+/*
+ * BPFKIT_DISABLE=PROG[,PROG...] rules out the alternatives whose first
+ * program is named: the way tests exercise fallbacks a kernel would
+ * otherwise never take.
+ */
+static bool disabled_by_env(const struct kit_alt *alt)
+{
+	const char *list = getenv("BPFKIT_DISABLE");
+	size_t n = strlen(alt->progs[0]);
+	const char *p;
+
+	for (p = list; p && (p = strstr(p, alt->progs[0])); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
 /* Pick an alternative for every hook. */
 static int choose(struct kit *kit)
 {
@@ -262,6 +279,11 @@ static int choose(struct kit *kit)
 			if (!(kit->opts.mechs & (1u << alt->mech))) {
 				snprintf(why, sizeof(p->why[i][a]),
 					 "not allowed by --attach");
+				continue;
+			}
+			if (disabled_by_env(alt)) {
+				snprintf(why, sizeof(p->why[i][a]),
+					 "disabled by BPFKIT_DISABLE");
 				continue;
 			}
 			if (!alt_available(alt, why, sizeof(p->why[i][a])))
@@ -474,8 +496,10 @@ static void report_choices(struct kit *kit)
 			continue;
 		alt = &p->hooks[i]->alts[p->chosen[i]];
 		kit->mech_used[alt->mech] = kit_mech_name(alt->mech);
-		kit_verbose("hook %s: %s %s", p->hooks[i]->name,
-			    kit_mech_name(alt->mech), alt->target);
+		kit_verbose("hook %s: %s %s (%s%s%s)", p->hooks[i]->name,
+			    kit_mech_name(alt->mech), alt->target,
+			    alt->progs[0], alt->progs[1] ? ", " : "",
+			    alt->progs[1] ? alt->progs[1] : "");
 	}
 }
 

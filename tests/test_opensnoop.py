@@ -263,3 +263,26 @@ def test_sigpipe_ends_cleanly():
         out, err = p.communicate()
         assert out.split() == [b"PID", b"COMM", b"FD", b"ERR", b"PATH"], out
     check_nothing_left(progs, links)
+
+
+def test_verbose_reports_choice_and_fallback_pair_works():
+    """The tracepoint pair (the fallback for kernels without
+    bpf_task_pt_regs) gives the same events as the exit-only program."""
+    with tempdir() as d:
+        path = os.path.join(d, "pair")
+        for disable, prog in (("", "tp_exit_only_openat"),
+                              ("tp_exit_only_openat", "tp_enter_openat")):
+            child = spawn_python(
+                f"os.close(os.open({path!r}, os.O_RDONLY | os.O_CREAT, "
+                f"0o600))", name="kitpair")
+            with Tool("opensnoop", "-v", "-j", "-p", child.pid,
+                      env={"BPFKIT_DISABLE": disable}) as t:
+                t.wait_ready()
+                release(child)
+                t.stop()
+            assert f"hook openat: tracepoint" in t.stderr, t.stderr
+            assert f"({prog}" in t.stderr, t.stderr
+            ev = [e for e in t.json() if e["path"] == path]
+            assert len(ev) == 1, t.stdout
+            assert ev[0]["comm"] == "kitpair" and ev[0]["fd"] >= 0
+            assert "O_CREAT" in ev[0]["flags_str"] and ev[0]["mode"] == 0o600
