@@ -89,25 +89,34 @@ static __always_inline bool kit_comm_matches(void)
 	return true;
 }
 
-/* Is the current task in the filter cgroup or one below it? */
-static __always_inline bool kit_cgroup_matches(void)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct cgroup *cgrp;
-	int i;
+/*
+ * --cgroup. On cgroup v2 the kernel answers directly (the cgroup's fd is in
+ * kit_cgroup). On v1 there is no such helper: the processes of the cgroup
+ * and its descendants are kept in kit_cg_pids, seeded from cgroup.procs by
+ * the loader and kept current by the fork, exit and cgroup_attach_task
+ * programs below, which are loaded only then. This keeps CO-RE relocations
+ * of cgroup internals out of every tool's hot programs (each relocated type
+ * costs start-up time).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} kit_cgroup SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KIT_MAX_PIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} kit_cg_pids SEC(".maps");
+
+static __always_inline bool kit_cgroup_matches(__u32 tgid)
+{
 	if (kit_cfg.cgroup_v2)
-		cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
-	else
-		cgrp = BPF_CORE_READ(task, cgroups,
-				     subsys[kit_cfg.cgroup_ssid & 31], cgroup);
-	for (i = 0; i < KIT_CGROUP_DEPTH && cgrp; i++) {
-		if (BPF_CORE_READ(cgrp, kn, id) == kit_cfg.cgroup_id)
-			return true;
-		/* css "self" is the first member: its parent is the cgroup's */
-		cgrp = (struct cgroup *)BPF_CORE_READ(cgrp, self.parent);
-	}
-	return false;
+		return bpf_current_task_under_cgroup(&kit_cgroup, 0) == 1;
+	return bpf_map_lookup_elem(&kit_cg_pids, &tgid) != NULL;
 }
 
 /*
@@ -127,12 +136,15 @@ static __always_inline bool kit_filter_current(__u64 pid_tgid)
 		return false;
 	if (kit_cfg.filter_comm && !kit_comm_matches())
 		return false;
-	if (kit_cfg.filter_cgroup && !kit_cgroup_matches())
+	if (kit_cfg.filter_cgroup && !kit_cgroup_matches(tgid))
 		return false;
 	return true;
 }
 
-/* -- COMMAND: follow the command's descendants (programs kit_fork_*). */
+/*
+ * Process sets that follow forks: kit_pids for -- COMMAND, kit_cg_pids for
+ * a v1 --cgroup. Programs kit_fork_*, kit_exit_*, kit_cgattach_*.
+ */
 static __always_inline void kit_track_fork(struct task_struct *parent,
 					   struct task_struct *child)
 {
@@ -140,8 +152,13 @@ static __always_inline void kit_track_fork(struct task_struct *parent,
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	__u8 one = 1;
 
-	if (ptgid != ctgid && bpf_map_lookup_elem(&kit_pids, &ptgid))
+	if (ptgid == ctgid)
+		return;
+	if (kit_cfg.follow_forks && bpf_map_lookup_elem(&kit_pids, &ptgid))
 		bpf_map_update_elem(&kit_pids, &ctgid, &one, BPF_ANY);
+	if (kit_cfg.filter_cgroup && !kit_cfg.cgroup_v2 &&
+	    bpf_map_lookup_elem(&kit_cg_pids, &ptgid))
+		bpf_map_update_elem(&kit_cg_pids, &ctgid, &one, BPF_ANY);
 }
 
 static __always_inline void kit_track_exit(struct task_struct *task)
@@ -149,8 +166,49 @@ static __always_inline void kit_track_exit(struct task_struct *task)
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 
 	/* Forget the process once its last thread is gone. */
-	if (BPF_CORE_READ(task, signal, live.counter) == 0)
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return;
+	if (kit_cfg.follow_forks)
 		bpf_map_delete_elem(&kit_pids, &tgid);
+	if (kit_cfg.filter_cgroup && !kit_cfg.cgroup_v2)
+		bpf_map_delete_elem(&kit_cg_pids, &tgid);
+}
+
+/* A process moved into (or out of) a cgroup of the filter's v1 hierarchy. */
+static __always_inline void kit_track_attach(struct cgroup *dst,
+					     struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u8 one = 1;
+	int i;
+
+	if (BPF_CORE_READ(dst, root, hierarchy_id) != kit_cfg.cgroup_hierarchy)
+		return;
+	for (i = 0; i < KIT_CGROUP_DEPTH && dst; i++) {
+		if (BPF_CORE_READ(dst, kn, id) == kit_cfg.cgroup_id) {
+			bpf_map_update_elem(&kit_cg_pids, &tgid, &one, BPF_ANY);
+			return;
+		}
+		/* css "self" is the first member: its parent is the cgroup's */
+		dst = (struct cgroup *)BPF_CORE_READ(dst, self.parent);
+	}
+	bpf_map_delete_elem(&kit_cg_pids, &tgid);
+}
+
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(kit_cgattach_btf, struct cgroup *dst, const char *path,
+	     struct task_struct *task)
+{
+	kit_track_attach(dst, task);
+	return 0;
+}
+
+SEC("raw_tp/cgroup_attach_task")
+int BPF_PROG(kit_cgattach_raw, struct cgroup *dst, const char *path,
+	     struct task_struct *task)
+{
+	kit_track_attach(dst, task);
+	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")

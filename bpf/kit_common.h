@@ -27,9 +27,9 @@ struct kit_cfg {
 	unsigned char follow_forks;	/* add children of traced tgids */
 	unsigned char filter_comm;
 	unsigned char filter_cgroup;
-	unsigned char cgroup_v2;	/* else: v1 hierarchy of cgroup_ssid */
+	unsigned char cgroup_v2;	/* else: v1, membership in kit_cg_pids */
 	unsigned char pad[3];
-	unsigned int cgroup_ssid;
+	int cgroup_hierarchy;		/* v1: the hierarchy's id */
 	unsigned long long cgroup_id;	/* kernfs id (inode) of the cgroup */
 	unsigned long long rb_wakeup_bytes; /* wake the reader above this */
 	char comm[KIT_COMM_LEN];

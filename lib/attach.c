@@ -38,7 +38,8 @@ const char *kit_mech_name(enum kit_mech mech)
 	return mech < KIT_MECH_NR ? mech_names[mech] : "?";
 }
 
-/* The library's own hooks: follow the -- COMMAND's descendants. */
+/* The library's own hooks: process sets that follow forks (-- COMMAND, a
+ * v1 --cgroup), and v1 cgroup migrations. */
 static const struct kit_hook follow_hooks[] = {
 	{ "fork", 0, {
 		{ KIT_MECH_TP_BTF, "sched/sched_process_fork", { "kit_fork_btf" } },
@@ -48,6 +49,15 @@ static const struct kit_hook follow_hooks[] = {
 		{ KIT_MECH_TP_BTF, "sched/sched_process_exit", { "kit_exit_btf" } },
 		{ KIT_MECH_RAW_TP, "sched/sched_process_exit", { "kit_exit_raw" } },
 	} },
+};
+
+static const struct kit_hook cgroup_v1_hook = {
+	"cgroup_attach", 0, {
+		{ KIT_MECH_TP_BTF, "cgroup/cgroup_attach_task",
+		  { "kit_cgattach_btf" } },
+		{ KIT_MECH_RAW_TP, "cgroup/cgroup_attach_task",
+		  { "kit_cgattach_raw" } },
+	}
 };
 
 /* Probe results, computed once, lazily. */
@@ -235,10 +245,14 @@ void kit_attach_init(struct kit *kit)
 	for (h = kit->tool->hooks; h && h->name && p->nhooks < KIT_MAX_HOOKS;
 	     h++)
 		p->hooks[p->nhooks++] = h;
-	if (kit->opts.command)
+	bool cg_v1 = p->has_cg && !p->cg.v2;
+
+	if (kit->opts.command || cg_v1)
 		for (i = 0; i < sizeof(follow_hooks) / sizeof(*follow_hooks);
 		     i++)
 			p->hooks[p->nhooks++] = &follow_hooks[i];
+	if (cg_v1)
+		p->hooks[p->nhooks++] = &cgroup_v1_hook;
 }
 
 /*

@@ -2,10 +2,12 @@
 /*
  * --cgroup PATH: the filter compares the kernfs id of the task's cgroup (and
  * its ancestors) with the id of PATH, which is the inode number of the
- * cgroup's directory. On cgroup v2 the task's cgroup is its default
- * hierarchy one; on v1 it is the one in the hierarchy PATH lives in, found
- * through that hierarchy's first controller.
+ * cgroup's directory. On cgroup v2 the kernel tests membership itself
+ * (bpf_current_task_under_cgroup). On v1 the BPF side keeps the set of
+ * processes in the cgroup's subtree (see bpf/kit.bpf.h), which we seed here
+ * from cgroup.procs; it needs the hierarchy's id, from /proc/cgroups.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+
+#include <bpf/bpf.h>
 
 #include "kit_priv.h"
 
@@ -55,23 +59,23 @@ static int v1_controllers(const char *path, char *opts, size_t optlen)
 	return best ? 0 : -1;
 }
 
-/* The subsystem id of a controller: its position in /proc/cgroups. */
-static int controller_ssid(const char *name)
+/* The hierarchy id a v1 controller is mounted in, from /proc/cgroups. */
+static int controller_hierarchy(const char *name)
 {
 	FILE *f = fopen("/proc/cgroups", "re");
 	char line[256], sub[64];
-	int id = 0, found = -1;
+	int hier, found = -1;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (line[0] == '#' || sscanf(line, "%63s", sub) != 1)
+		if (line[0] == '#' ||
+		    sscanf(line, "%63s %d", sub, &hier) != 2)
 			continue;
-		if (!strcmp(sub, name)) {
-			found = id;
+		if (!strcmp(sub, name) && hier > 0) {
+			found = hier;
 			break;
 		}
-		id++;
 	}
 	fclose(f);
 	return found;
@@ -109,10 +113,10 @@ int kit_cgroup_resolve(const char *path, struct kit_cgroup *cg, char *err,
 	}
 	for (tok = strtok_r(opts, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
-		int ssid = controller_ssid(tok);
+		int hier = controller_hierarchy(tok);
 
-		if (ssid >= 0) {
-			cg->ssid = ssid;
+		if (hier > 0) {
+			cg->hierarchy = hier;
 			snprintf(cg->controller, sizeof(cg->controller), "%s",
 				 tok);
 			return 0;
@@ -123,4 +127,37 @@ int kit_cgroup_resolve(const char *path, struct kit_cgroup *cg, char *err,
 		 "filtered on; use a controller's, e.g. /sys/fs/cgroup/memory",
 		 path);
 	return -1;
+}
+
+static int seed_dir(const char *dir, int map_fd, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	unsigned int pid;
+	uint8_t one = 1;
+	FILE *f;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%u", &pid) == 1)
+		bpf_map_update_elem(map_fd, &pid, &one, BPF_ANY);
+	fclose(f);
+	if (depth >= 64 || !(d = opendir(dir)))
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		seed_dir(path, map_fd, depth + 1);
+	}
+	closedir(d);
+	return 0;
+}
+
+int kit_cgroup_seed(const char *path, int map_fd)
+{
+	return seed_dir(path, map_fd, 0);
 }

@@ -446,21 +446,13 @@ int kit_fill_cfg(struct kit *kit, struct kit_cfg *cfg)
 		cfg->filter_comm = 1;
 		memcpy(cfg->comm, o->comm, sizeof(cfg->comm));
 	}
-	if (o->cgroup) {
-		struct kit_cgroup cg;
-		char err[256];
+	if (kit->priv->has_cg) {
+		const struct kit_cgroup *cg = &kit->priv->cg;
 
-		if (kit_cgroup_resolve(o->cgroup, &cg, err, sizeof(err))) {
-			kit_error("%s", err);
-			return -1;
-		}
 		cfg->filter_cgroup = 1;
-		cfg->cgroup_v2 = cg.v2;
-		cfg->cgroup_ssid = cg.ssid;
-		cfg->cgroup_id = cg.id;
-		kit_verbose("cgroup filter: id %llu (%s)",
-			    (unsigned long long)cg.id,
-			    cg.v2 ? "v2" : cg.controller);
+		cfg->cgroup_v2 = cg->v2;
+		cfg->cgroup_hierarchy = cg->hierarchy;
+		cfg->cgroup_id = cg->id;
 	}
 	return 0;
 }
@@ -769,6 +761,28 @@ static void priv_free(struct kit_priv *p)
 	free(p->percpu);
 }
 
+/* --cgroup: v2, the cgroup's fd for the kernel to test against; v1, the
+ * processes there now (the BPF side tracks them from here on). */
+static int fill_cgroup_maps(struct kit *kit)
+{
+	struct kit_priv *p = kit->priv;
+	uint32_t zero = 0;
+	int fd, err;
+
+	if (!p->has_cg)
+		return 0;
+	if (!p->cg.v2)
+		return kit_cgroup_seed(kit->opts.cgroup,
+				       bpf_map__fd(kit_map(kit, "kit_cg_pids")));
+	fd = open(kit->opts.cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	err = bpf_map_update_elem(bpf_map__fd(kit_map(kit, "kit_cgroup")),
+				  &zero, &fd, BPF_ANY);
+	close(fd);
+	return err;
+}
+
 static int fill_pid_map(struct kit *kit)
 {
 	struct bpf_map *map = kit_map(kit, "kit_pids");
@@ -810,11 +824,15 @@ int kit_main(const struct kit_tool *tool, int argc, char **argv)
 		kit.opts.ringbuf_bytes = 4096; /* no events: a token buffer */
 	validate(&kit);
 	if (kit.opts.cgroup) {
-		struct kit_cgroup cg;
 		char err[256];
 
-		if (kit_cgroup_resolve(kit.opts.cgroup, &cg, err, sizeof(err)))
+		if (kit_cgroup_resolve(kit.opts.cgroup, &priv.cg, err,
+				       sizeof(err)))
 			kit_usage_error("%s", err);
+		priv.has_cg = true;
+		kit_verbose("cgroup filter: id %llu (%s)",
+			    (unsigned long long)priv.cg.id,
+			    priv.cg.v2 ? "v2" : priv.cg.controller);
 	}
 	if (check_privileges() || check_btf())
 		return 1;
@@ -841,7 +859,8 @@ int kit_main(const struct kit_tool *tool, int argc, char **argv)
 	kit_attach_init(&kit);
 	if (kit_open_load_attach(&kit))
 		goto cleanup;
-	if (fill_pid_map(&kit) || setup_loop(&kit, &mask)) {
+	if (fill_pid_map(&kit) || fill_cgroup_maps(&kit) ||
+	    setup_loop(&kit, &mask)) {
 		if (!kit.out.err)
 			kit_error("setup failed: %s", strerror(errno));
 		goto cleanup;

@@ -8,7 +8,21 @@
 #define KIT_MAX_HOOKS 32
 #define KIT_MAX_LINKS 64
 
+/* lib/cgroup.c */
+struct kit_cgroup {
+	uint64_t id;
+	bool v2;
+	int hierarchy;		/* v1: hierarchy id from /proc/cgroups */
+	char controller[32];
+};
+int kit_cgroup_resolve(const char *path, struct kit_cgroup *cg,
+		       char *err, size_t errlen);
+/* v1: add the processes of the cgroup and its descendants to map_fd. */
+int kit_cgroup_seed(const char *path, int map_fd);
+
 struct kit_priv {
+	struct kit_cgroup cg;		/* --cgroup, resolved */
+	bool has_cg;
 	/* Hooks in use: the tool's, then the library's own. */
 	const struct kit_hook *hooks[KIT_MAX_HOOKS];
 	int nhooks;
@@ -36,15 +50,6 @@ void kit_detach(struct kit *kit);
 int kit_libbpf_print(enum libbpf_print_level level, const char *fmt,
 		     va_list ap);
 
-/* lib/cgroup.c */
-struct kit_cgroup {
-	uint64_t id;
-	bool v2;
-	unsigned int ssid;
-	char controller[32];
-};
-int kit_cgroup_resolve(const char *path, struct kit_cgroup *cg,
-		       char *err, size_t errlen);
 
 extern int kit_verbosity;
 extern const char *kit_progname;

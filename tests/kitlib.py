@@ -248,3 +248,47 @@ def release(child, timeout=15):
     out, err = child.communicate(b"go\n", timeout=timeout)
     assert child.returncode == 0, f"child failed: {err!r}"
     return out
+
+
+@contextlib.contextmanager
+def cgroup(kind, name=None):
+    """A cgroup made for the test: kind "v2" (the unified hierarchy) or a
+    v1 controller name ("memory"). Yields its path; on exit, moves any
+    process left inside to the parent and removes it."""
+    roots = {"v2": ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]}
+    cands = roots.get(kind, [f"/sys/fs/cgroup/{kind}"])
+    root = None
+    for r in cands:
+        ok = os.path.exists(os.path.join(r, "cgroup.procs"))
+        if ok and (kind != "v2" or os.path.exists(
+                os.path.join(r, "cgroup.controllers"))):
+            root = r
+            break
+    if root is None:
+        raise Skip(f"no cgroup {kind} hierarchy mounted here")
+    path = tempfile.mkdtemp(prefix=name or "bpfkit-test-", dir=root)
+    try:
+        yield path
+    finally:
+        for _ in range(50):
+            try:
+                with open(os.path.join(path, "cgroup.procs")) as f:
+                    pids = [int(x) for x in f.read().split()]
+            except OSError:
+                break
+            for pid in pids:
+                try:
+                    with open(os.path.join(root, "cgroup.procs"), "w") as f:
+                        f.write(str(pid))
+                except OSError:
+                    pass
+            try:
+                os.rmdir(path)
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def join_cgroup(path, pid):
+    with open(os.path.join(path, "cgroup.procs"), "w") as f:
+        f.write(str(pid))

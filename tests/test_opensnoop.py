@@ -286,3 +286,43 @@ def test_verbose_reports_choice_and_fallback_pair_works():
             assert len(ev) == 1, t.stdout
             assert ev[0]["comm"] == "kitpair" and ev[0]["fd"] >= 0
             assert "O_CREAT" in ev[0]["flags_str"] and ev[0]["mode"] == 0o600
+
+
+def _cgroup_case(kind, migrate_after_start):
+    from kitlib import cgroup, join_cgroup
+    with tempdir() as d, cgroup(kind) as cg:
+        inside = os.path.join(d, "inside")
+        forked = os.path.join(d, "forked")
+        outside = os.path.join(d, "outside")
+        code = (f"open({inside!r}, 'w').close()\n"
+                f"pid = os.fork()\n"
+                f"if pid == 0:\n    open({forked!r}, 'w').close()\n"
+                f"    os._exit(0)\n"
+                f"os.waitpid(pid, 0)\n")
+        child = spawn_python(code, name="kitcg")
+        other = spawn_python(f"open({outside!r}, 'w').close()")
+        if not migrate_after_start:
+            join_cgroup(cg, child.pid)
+        with Tool("opensnoop", "-j", "--cgroup", cg) as t:
+            t.wait_ready()
+            if migrate_after_start:
+                join_cgroup(cg, child.pid)
+            release(child)
+            release(other)
+            t.stop()
+        got = {e["path"]: e for e in t.json()}
+        assert inside in got and got[inside]["pid"] == child.pid, t.stdout
+        assert forked in got and got[forked]["pid"] != child.pid, t.stdout
+        assert outside not in got, t.stdout
+        assert {e["pid"] for e in got.values()} <= {
+            child.pid, got[forked]["pid"]}, t.stdout
+
+
+def test_cgroup_v2_filter():
+    _cgroup_case("v2", migrate_after_start=False)
+    _cgroup_case("v2", migrate_after_start=True)
+
+
+def test_cgroup_v1_filter_follows_forks_and_migrations():
+    _cgroup_case("memory", migrate_after_start=False)
+    _cgroup_case("memory", migrate_after_start=True)
