@@ -326,3 +326,79 @@ def test_cgroup_v2_filter():
 def test_cgroup_v1_filter_follows_forks_and_migrations():
     _cgroup_case("memory", migrate_after_start=False)
     _cgroup_case("memory", migrate_after_start=True)
+
+
+def test_tid_filter():
+    with tempdir() as d:
+        main_f, thr_f = os.path.join(d, "main"), os.path.join(d, "thread")
+        code = (
+            "import os, sys, threading\n"
+            "go = threading.Event()\n"
+            "def work():\n"
+            f"    go.wait(); open({thr_f!r}, 'w').close()\n"
+            "t = threading.Thread(target=work); t.start()\n"
+            "print(t.native_id, flush=True)\n"
+            "sys.stdin.readline()\n"
+            f"open({main_f!r}, 'w').close()\n"
+            "go.set(); t.join()\n")
+        child = subprocess.Popen(["python3", "-c", code],
+                                 stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE)
+        try:
+            tid = int(child.stdout.readline())
+            with Tool("opensnoop", "-j", "--tid", tid) as t:
+                t.wait_ready()
+                child.communicate(b"go\n", timeout=15)
+                t.stop()
+        finally:
+            child.kill()
+        got = {e["path"]: e for e in t.json()}
+        assert thr_f in got and got[thr_f]["tid"] == tid, t.stdout
+        assert got[thr_f]["pid"] == child.pid
+        assert main_f not in got
+        assert all(e["tid"] == tid for e in got.values())
+
+
+def test_full_path_resolves_relative_names():
+    with tempdir() as d:
+        child = spawn_python(
+            "os.close(os.open('rel-name', os.O_WRONLY | os.O_CREAT))\n"
+            "dfd = os.open('.', os.O_RDONLY)\n"
+            "os.close(os.open('by-dirfd', os.O_WRONLY | os.O_CREAT, "
+            "dir_fd=dfd))\n"
+            "sys.stdin.readline()\n", cwd=d)
+        with Tool("opensnoop", "-F", "-p", child.pid) as t:
+            t.wait_ready()
+            # the child stays alive (it waits for a second line) while
+            # opensnoop reads its cwd and fds
+            child.stdin.write(b"go\n")
+            child.stdin.flush()
+            t.wait_for(lambda: b"by-dirfd" in bytes(t.out), what="events")
+            t.stop()
+            child.communicate(b"\n", timeout=10)
+        paths = [r[4] for r in rows(t)]
+        assert os.path.join(d, "rel-name") in paths, t.stdout
+        assert os.path.join(d, "by-dirfd") in paths, t.stdout
+
+
+def test_small_buffer_size_still_delivers():
+    with tempdir() as d:
+        paths = [os.path.join(d, f"f{i}") for i in range(50)]
+        child = spawn_python(
+            "\n".join(f"open({p!r}, 'w').close()" for p in paths))
+        with Tool("opensnoop", "-j", "--buffer-size", "16", "-p",
+                  child.pid) as t:
+            t.wait_ready()
+            release(child)
+            t.stop()
+        got = {e["path"] for e in t.json()}
+        assert set(paths) <= got, len(got)
+    rc, out, err = run_tool("opensnoop", "--buffer-size", "24")
+    assert rc == 2 and "power of two" in err
+
+
+def test_help_lists_examples_and_exits_0():
+    for flag in ("-h", "--help"):
+        rc, out, err = run_tool("opensnoop", flag)
+        assert rc == 0 and "Examples:" in out and "--cgroup" in out
+        assert "--attach" in out and "-x, --failed" in out
