@@ -9,7 +9,9 @@ BENCHMARKS.md.
 
 How each figure is taken:
 - ns/op: printed by the load generator; median of the runs, min-max beside.
-  Added = median(tracer) - median(no tracer); ratio = added / floor's added.
+  Runs alternate with no-tracer runs; a run's added cost is its ns/op minus
+  the mean of the no-tracer runs before and after it; added = the median of
+  those; ratio = added / the floor's added.
 - Attached: a tracer counts as attached once one of its BPF programs has run
   on an event (run_cnt in /proc/PID/fdinfo, with BPF_ENABLE_STATS held only
   while waiting; a slow prober makes the events). Tracers whose hooks the
@@ -39,8 +41,8 @@ BPFTRACE = '/usr/bin/bpftrace'
 PEER_DIR = '/usr/sbin'  # Debian's libbpf-tools
 TRACEFS = '/sys/kernel/tracing'
 
-FULL = dict(rounds=7, open=300_000, read=2_000_000, connect=30_000,
-            dio=50_000, deliver=2_000_000, budget=540)
+FULL = dict(rounds=9, open=150_000, read=1_000_000, connect=15_000,
+            dio=30_000, deliver=2_000_000, budget=540)
 QUICK = dict(rounds=3, open=30_000, read=200_000, connect=3_000,
              dio=3_000, deliver=200_000, budget=200)
 
@@ -187,11 +189,16 @@ def ensure_tracefs():
 
 # ---------------------------------------------------------------- processes
 
-def spawn(argv, out=subprocess.DEVNULL, err=subprocess.DEVNULL):
+GEN_CPU = None  # the CPU load generators are pinned to (None: not pinned)
+
+
+def spawn(argv, out=subprocess.DEVNULL, err=subprocess.DEVNULL, cpu=None):
     """A child in its own session, so a Ctrl-C reaches only us and we end it
-    in order."""
+    in order; pinned to one CPU when cpu is given."""
+    pin = None if cpu is None else \
+        (lambda: os.sched_setaffinity(0, {cpu}))  # noqa: E731
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                         stderr=err, start_new_session=True)
+                         stderr=err, start_new_session=True, preexec_fn=pin)
     LIVE.add(p)
     return p
 
@@ -241,7 +248,9 @@ def vm_hwm_kib(pid):
 
 
 def run_generator(argv, timeout=300):
-    p = spawn(argv, out=subprocess.PIPE, err=subprocess.PIPE)
+    # Pinned: on these VMs an unpinned loop's ns/op depends on which CPU it
+    # lands on (up to 1.5x), which would swamp a floor of ~100 ns.
+    p = spawn(argv, out=subprocess.PIPE, err=subprocess.PIPE, cpu=GEN_CPU)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -390,6 +399,7 @@ class Tracer:
         self.ref = ref  # floor on the reference hooks for it
         self.hooks = hooks or []
         self.samples, self.startup, self.rss, self.ready_ms = [], [], [], []
+        self.added = []  # ns/op over the no-tracer runs beside each run
         self.bpf = None  # [(prog name, run_cnt, run_time_ns)]
         self.error = None
         self.notes = set()
@@ -612,9 +622,10 @@ def over_budget(env):
 
 
 def measure_once(env, w, t, tag):
+    """One run of the workload under tracer t; returns its ns/op."""
     if t.kind == 'none':
         t.samples.append(run_generator(w.gen(w.n)))
-        return
+        return t.samples[-1]
     s = Session(t, env, tag)
     s.start(w.probe)
     try:
@@ -629,28 +640,39 @@ def measure_once(env, w, t, tag):
         t.ready_ms.append(s.ready_ms)
     if s.maxrss_kib:
         t.rss.append(s.maxrss_kib)
+    return t.samples[-1]
 
 
 def phase_cost(env, wls, rounds):
+    """Rounds of: none, tracer 1, none, tracer 2, ..., none. A tracer's
+    added cost in a round is its ns/op minus the mean of the no-tracer runs
+    just before and after it: the speed of these machines drifts over
+    seconds, and a baseline taken next to each run cancels most of that."""
     for w in wls:
         for r in range(rounds):
             if over_budget(env):
                 env.notes.append(f'time budget reached: {w.key} stopped '
                                  f'after {r} rounds')
                 break
-            live = [t for t in w.tracers if not t.error]
-            k = r % len(live)
-            for t in live[k:] + live[:k]:  # rotate: no tracer always first
+            none = w.tracers[0]
+            live = [t for t in w.tracers[1:] if not t.error]
+            k = r % len(live) if live else 0
+            before = measure_once(env, w, none, f'r{r}')
+            for t in live[k:] + live[:k]:  # rotated: no fixed order
                 try:
-                    measure_once(env, w, t, f'r{r}')
+                    ns = measure_once(env, w, t, f'r{r}')
                 except TracerFailed as e:
                     t.error = str(e)
                     t.notes.add(f'failed in round {r + 1}, not run again: '
                                 f'{e}')
                     log(f'{w.key}: {t.name}: {e}')
+                    continue
+                after = measure_once(env, w, none, f'r{r}')
+                t.added.append(ns - (before + after) / 2)
+                before = after
             log(f'{w.key} round {r + 1}/{rounds}: ' + ', '.join(
-                f'{t.name} {t.samples[-1]:.0f}' for t in live
-                if t.samples and not t.error))
+                f'{t.name.split(" (")[0]} {t.added[-1]:+.0f}' for t in live
+                if t.added and not t.error))
 
 
 def phase_bpf_stats(env, wls):
@@ -806,14 +828,12 @@ def fmt(v, spec='.0f'):
 def spread(values, spec='.0f'):
     if not values:
         return '-'
-    return f'{statistics.median(values):{spec}} ({min(values):{spec}}-' \
+    return f'{statistics.median(values):{spec}} ({min(values):{spec}}..' \
            f'{max(values):{spec}})'
 
 
 def added(w, t):
-    base = w.tracers[0].med()
-    m = t.med()
-    return None if base is None or m is None else m - base
+    return statistics.median(t.added) if t.added else None
 
 
 def fires(w, floor):
@@ -872,7 +892,8 @@ def machine_rows(env, mode, p):
          out(['dpkg-query', '-W', '-f=${Version}', 'libbpf-tools']) +
          ', ' + out([BPFTRACE, '--version'])),
         ('mode', f'{mode}: {p["rounds"]} runs per configuration, '
-         'interleaved'),
+         'interleaved; load generators pinned to ' +
+         (f'CPU {GEN_CPU}' if GEN_CPU is not None else 'no CPU')),
         ('load average (1 min)', f'{env.load_start:.2f} at start, '
          f'{os.getloadavg()[0]:.2f} at end' +
          (' (a busy machine: figures are noisy)' if
@@ -945,7 +966,8 @@ def targets_table(wls, startup_only, delivery):
 
 
 def cost_table(w):
-    rows = ['| tracer | ns/op median (min-max) | added ns/op | added / '
+    rows = ['| tracer | ns/op median (min..max) | added ns/op median '
+            '(min..max) | added / '
             'its reference floor | added / floor on its own hooks | '
             'start-up ms '
             '| peak RSS MiB |', '|---|---|---|---|---|---|---|']
@@ -953,11 +975,10 @@ def cost_table(w):
         if t.error and not t.samples:
             rows.append(f'| {t.name} | {t.error} | | | | | |')
             continue
-        a = added(w, t)
         ref = t.ref or (w.ref if t.kind == 'floor' else None)
         rows.append('| ' + ' | '.join([
             t.name, spread(t.samples),
-            '-' if t.kind == 'none' else fmt(a, '+.0f'),
+            '-' if t.kind == 'none' else spread(t.added, '+.0f'),
             ratio_text(ratio(w, t, ref)), ratio_text(ratio(w, t, t.floor)),
             spread(t.startup, '.1f'), spread(mib(t.rss), '.1f')]) + ' |')
     return rows
@@ -967,7 +988,8 @@ def dump_raw(path, wls, startup_only, delivery):
     """Every sample, for whoever wants more than the report shows."""
     def tracer(t):
         return dict(name=t.name, kind=t.kind, argv=t.argv, hooks=t.hooks,
-                    ns_per_op=t.samples, startup_ms=t.startup,
+                    ns_per_op=t.samples, added_ns_per_op=t.added,
+                    startup_ms=t.startup,
                     ready_ms=t.ready_ms, vm_hwm_kib=t.rss, bpf=t.bpf,
                     error=t.error, notes=sorted(t.notes),
                     floor=t.floor.name if t.floor else None,
@@ -1000,9 +1022,12 @@ def write_report(env, path, mode, p, wls, startup_only, delivery,
           'sys_exit_openat tracepoint pair for opens).', '']
     L += targets_table(wls, startup_only, delivery)
     L += ['', '## Cost per operation', '',
-          'Each configuration runs the workload once per round, rounds '
-          'interleaved (no tracer, floors, our tools and peers alternate), '
-          'median of the runs with min-max. Start-up: launch to the first '
+          'Each round runs the workload once under each tracer (floors, our '
+          'tools, peers; the order rotates from round to round) with a run '
+          'without tracer before, between and after them. A run\'s added '
+          'cost is its ns/op minus the mean of the two no-tracer runs beside '
+          'it (these machines\' speed drifts over seconds); the table shows '
+          'medians over the rounds with min..max. Start-up: launch to the first '
           'event seen by the tracer\'s BPF programs. Peak RSS: VmHWM of the '
           'tracer just before it is stopped.', '']
     for w in wls:
@@ -1082,11 +1107,16 @@ def main():
     ap.add_argument('--budget', type=float, help='seconds before phases '
                     'are cut short')
     ap.add_argument('--only', help='comma list of workloads to run')
+    ap.add_argument('--cpu', type=int, default=os.cpu_count() - 1,
+                    help='CPU to pin the load generators to (-1: none; '
+                    'default: the last)')
     args = ap.parse_args()
     mode = 'quick' if args.quick else 'full'
     p = dict(QUICK if args.quick else FULL)
     if args.budget is None:
         args.budget = p['budget']
+    global GEN_CPU
+    GEN_CPU = args.cpu if args.cpu >= 0 else None
     if os.geteuid() != 0:
         sys.exit('bench: run as root (it loads BPF programs)')
     # SIGINT too: a shell starts background jobs with it ignored.
