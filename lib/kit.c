@@ -23,6 +23,7 @@
 #include <linux/capability.h>
 
 #include "kit_priv.h"
+#include "metrics.h"
 #include "parse.h"
 
 #define DRAIN_MS	100	/* the reader's own wakeup schedule */
@@ -109,6 +110,8 @@ enum {
 	KEY_BUFSIZE,
 	KEY_VERBOSE,
 	KEY_HELP,
+	KEY_METRICS,
+	KEY_METRICS_FILE,
 };
 
 #define GROUP_COMMON 50
@@ -146,6 +149,12 @@ static const struct common_opt common_opts[] = {
 	  "Ring buffer size in KiB, a power of two (default 2048)" } },
 	{ KEY_VERBOSE, 'v', 0, { "verbose", 0, NULL, 0,
 	  "Print attach decisions and libbpf's debug log" } },
+	{ KEY_METRICS, 0, 0, { "metrics", 0, "ADDR:PORT", 0,
+	  "Serve Prometheus/OpenMetrics metrics at http://ADDR:PORT/metrics "
+	  "(:PORT for every address)" } },
+	{ KEY_METRICS_FILE, 0, 0, { "metrics-file", 0, "PATH", 0,
+	  "Write the metrics to PATH (atomically) every interval, or every "
+	  "5 s, for node_exporter's textfile collector" } },
 	{ KEY_HELP, 'h', 0, { "help", 0, NULL, 0, "Show this help" } },
 };
 
@@ -242,6 +251,12 @@ static void parse_common(struct kit *kit, int key, char *arg,
 		break;
 	case KEY_HELP:
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		break;
+	case KEY_METRICS:
+		o->metrics_addr = arg;
+		break;
+	case KEY_METRICS_FILE:
+		o->metrics_file = arg;
 		break;
 	}
 }
@@ -550,7 +565,7 @@ static int add_fd(struct kit_priv *p, int fd, uint64_t tag)
 	return epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_RING, TAG_PID = 100 };
+enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_RING, TAG_METRICS, TAG_PID = 100 };
 
 static int setup_loop(struct kit *kit, const sigset_t *mask)
 {
@@ -680,6 +695,7 @@ static int event_loop(struct kit *kit)
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 		}
+		timeout = kit_metrics_timeout(kit, timeout);
 		n = epoll_wait(p->epfd, evs, 8, timeout);
 		if (n < 0 && errno != EINTR) {
 			kit_error("epoll_wait: %s", strerror(errno));
@@ -704,6 +720,7 @@ static int event_loop(struct kit *kit)
 				on_pid_exit(kit, tag - TAG_PID);
 			}
 		}
+		kit_metrics_run(kit);
 		if (drain(kit))
 			return -1;
 		if (p->deadline_ns && now_ns() >= p->deadline_ns)
@@ -834,6 +851,7 @@ int kit_main(const struct kit_tool *tool, int argc, char **argv)
 			    (unsigned long long)priv.cg.id,
 			    priv.cg.v2 ? "v2" : priv.cg.controller);
 	}
+	kit_metrics_open(&kit);
 	if (check_privileges() || check_btf())
 		return 1;
 	libbpf_set_print(kit_libbpf_print);
@@ -865,6 +883,8 @@ int kit_main(const struct kit_tool *tool, int argc, char **argv)
 			kit_error("setup failed: %s", strerror(errno));
 		goto cleanup;
 	}
+	if (kit_metrics_start(&kit, priv.epfd, TAG_METRICS))
+		goto cleanup;
 	if (tool->start && tool->start(&kit, kit.skel))
 		goto cleanup;
 	if (kit_out_flush(&kit.out))
@@ -889,6 +909,7 @@ cleanup:
 	report_output_error(&kit);
 	if (kit.out.err == EPIPE && ret == 1)
 		ret = 0;
+	kit_metrics_stop(&kit);
 	kit_detach(&kit);
 	if (kit.child_pid && !priv.child_done) {
 		if (priv.go_fd >= 0) {

@@ -76,6 +76,7 @@ enum kit_common {
 };
 
 struct kit;
+struct kit_metrics;
 
 struct kit_tool {
 	const char *name;
@@ -109,6 +110,9 @@ struct kit_tool {
 	int (*interval)(struct kit *kit, void *skel, bool final);
 	/* Once, before teardown (count modes print here). */
 	int (*finish)(struct kit *kit, void *skel);
+	/* --metrics, --metrics-file: bring the tool's families in m up to
+	 * date (lib/metrics.h), before every scrape and file write. */
+	int (*metrics)(struct kit *kit, void *skel, struct kit_metrics *m);
 };
 
 #define KIT_SKEL(name)                                                      \
@@ -137,6 +141,8 @@ struct kit_opts {
 	uint64_t interval_ns;	/* [interval]: 0 = none */
 	uint64_t count;		/* [count]: 0 = forever */
 	size_t ringbuf_bytes;	/* --buffer-size */
+	const char *metrics_addr; /* --metrics ADDR:PORT */
+	const char *metrics_file; /* --metrics-file PATH */
 };
 
 struct kit {
@@ -152,6 +158,9 @@ struct kit {
 	bool exiting;
 	const char *mech_used[KIT_MECH_NR];
 	struct kit_priv *priv;
+	/* With --metrics or --metrics-file: the registry (lib/metrics.h),
+	 * ready when the tool's start callback runs; else NULL. */
+	struct kit_metrics *metrics;
 };
 
 /* Run a tool: returns the process exit status. */

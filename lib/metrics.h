@@ -147,9 +147,9 @@ int kit_metrics_start(struct kit *kit, int epfd, uint64_t tag);
 /* The event loop's epoll timeout, shortened to what we need. */
 int kit_metrics_timeout(struct kit *kit, int timeout_ms);
 /* After every epoll_wait: serve requests, write the file when due. */
-int kit_metrics_run(struct kit *kit);
-/* Before detaching: write the file a last time (ok: the run went well),
- * stop serving, free everything. */
-void kit_metrics_stop(struct kit *kit, bool ok);
+void kit_metrics_run(struct kit *kit);
+/* Before detaching: write the file a last time (if the tool got as far as
+ * running), stop serving, free everything. */
+void kit_metrics_stop(struct kit *kit);
 
 #endif /* KIT_METRICS_H */
