@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "kit.h"
+#include "metrics.h"
 #include "opensnoop.h"
 #include "opensnoop.skel.h"
 
@@ -160,6 +161,25 @@ static bool resolve_path(const struct open_event *e, char *out, size_t len)
 	return true;
 }
 
+/* --metrics: opens by command and result ("ok" or the errno's name). */
+static struct kit_family *opens_metric;
+
+static void count_open(const struct open_event *e, int err)
+{
+	char comm[sizeof(e->comm) + 1], num[16];
+	const char *v[2] = { comm, "ok" };
+
+	snprintf(comm, sizeof(comm), "%.*s", (int)sizeof(e->comm), e->comm);
+	if (err) {
+		v[1] = strerrorname_np(err);
+		if (!v[1]) {
+			snprintf(num, sizeof(num), "%d", err);
+			v[1] = num;
+		}
+	}
+	kit_counter_add(kit_series(opens_metric, v), 1);
+}
+
 static int handle_event(struct kit *kit, const void *data, size_t size)
 {
 	static const char *const sysnames[] = { "open", "openat", "openat2" };
@@ -170,6 +190,8 @@ static int handle_event(struct kit *kit, const void *data, size_t size)
 	int fd = e->ret >= 0 ? e->ret : -1;
 	int err = e->ret >= 0 ? 0 : -e->ret;
 
+	if (opens_metric)
+		count_open(e, err);
 	decode_flags(flags, sizeof(flags), e->flags);
 	snprintf(mode, sizeof(mode), "%04o", e->mode);
 	kit_row_begin(o);
@@ -207,6 +229,14 @@ static int start(struct kit *kit, void *skel)
 	kit_out_show(&kit->out, COL_FLAGS, env.extended);
 	kit_out_show(&kit->out, COL_MODE, env.extended);
 	kit_out_header(&kit->out);
+	if (kit->metrics)
+		opens_metric = kit_metrics_family(
+			kit->metrics, &(struct kit_metric_desc){
+				.name = "bpfkit_opens_total",
+				.help = "Opens seen, by command name and result "
+					"(ok, or the error's name).",
+				.labels = { "comm", "result" },
+			});
 	return 0;
 }
 
