@@ -10,6 +10,7 @@
 
 #include "escape.h"
 #include "kit.h"
+#include "metrics.h"
 #include "oomkill.h"
 #include "oomkill.skel.h"
 
@@ -170,6 +171,38 @@ static void col_cgroup(struct kit_out *o, int col, int id_col,
 	}
 }
 
+/* --metrics: kills by the victim's cgroup. */
+static struct kit_family *kills_metric(struct kit_metrics *m)
+{
+	return kit_metrics_family(m, &(struct kit_metric_desc){
+		.name = "bpfkit_oom_kills_total",
+		.help = "OOM kills, by the victim's cgroup (its path in the "
+			"memory controller's or the unified hierarchy).",
+		.labels = { "cgroup" },
+	});
+}
+
+static int declare_metrics(struct kit *kit, void *skel, struct kit_metrics *m)
+{
+	kills_metric(m);
+	return 0;
+}
+
+static void count_kill(struct kit_metrics *m, const struct oom_event *e)
+{
+	char cgroup[OOMKILL_CGROUP_MAX + 1];
+	const char *v[1] = { cgroup };
+	struct kit_family *f = kills_metric(m);
+	size_t len = e->cgroup.kind == OOM_CGROUP_NONE ? 0 : e->cgroup.len;
+
+	snprintf(cgroup, sizeof(cgroup), "%.*s",
+		 (int)(len < sizeof(e->cgroup.path) ? len :
+						      sizeof(e->cgroup.path)),
+		 e->cgroup.path);
+	if (f)
+		kit_counter_add(kit_series(f, v), 1);
+}
+
 static int handle_event(struct kit *kit, const void *data, size_t size)
 {
 	const struct oom_event *e = data;
@@ -182,6 +215,8 @@ static int handle_event(struct kit *kit, const void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return 0;
+	if (kit->metrics)
+		count_kill(kit->metrics, e);
 	read_loadavg(loadavg, sizeof(loadavg));
 	if (o->fmt == KIT_FMT_TEXT)
 		format_line(&line, e, o, loadavg);
@@ -259,6 +294,7 @@ static const struct kit_tool tool = {
 	.ringbuf_bytes = 256u << 10,
 	.configure = configure,
 	.event = handle_event,
+	.metrics = declare_metrics,
 };
 
 int main(int argc, char **argv)
