@@ -597,3 +597,66 @@ def test_prometheus_scrapes_openmetrics_counters():
             if prom:
                 prom.stop()
             t.kill()
+
+
+# ---- oomkill -----------------------------------------------------------------
+
+class MemCgroup:
+    """A memory cgroup with a small limit: v1 where the memory controller
+    is there (this machine), else v2's memory.max. rmdir'd by close()."""
+
+    def __init__(self, limit):
+        name = f"kit-metrics-{os.getpid()}"
+        v1 = "/sys/fs/cgroup/memory"
+        if os.path.exists(os.path.join(v1, "memory.limit_in_bytes")):
+            self.path, self.limit_file = os.path.join(v1, name), \
+                "memory.limit_in_bytes"
+        else:
+            root = "/sys/fs/cgroup"
+            with open(os.path.join(root, "cgroup.controllers")) as f:
+                if "memory" not in f.read().split():
+                    raise Skip("no memory cgroup controller")
+            self.path, self.limit_file = os.path.join(root, name), \
+                "memory.max"
+        self.rel = "/" + name
+        os.mkdir(self.path)
+        with open(os.path.join(self.path, self.limit_file), "w") as f:
+            f.write(str(limit))
+
+    def run_oom(self):
+        """A process in the cgroup that allocates past the limit."""
+        return subprocess.run(
+            ["sh", "-c", f"echo $$ > {self.path}/cgroup.procs; exec "
+             "python3 -c 'x = bytearray(256 << 20)'"],
+            capture_output=True, timeout=30).returncode
+
+    def close(self):
+        deadline = time.monotonic() + 10
+        while os.path.exists(self.path):
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+
+def test_oomkill_kills_by_cgroup():
+    cg = MemCgroup(32 << 20)
+    try:
+        t, url = start("oomkill", "--cgroup", cg.path)
+        with t:
+            fams = check_both_formats(url)
+            # Declared before any kill: HELP and TYPE, no series yet.
+            assert fams["bpfkit_oom_kills_total"]["samples"] == []
+            rc = cg.run_oom()
+            assert rc in (137, -9), rc
+            t.wait_for(lambda: "OOM kill of PID" in t.stdout,
+                       what="the kill")
+            fams = check_both_formats(url)
+            assert t.stop() == 0
+        assert samples(fams, "bpfkit_oom_kills_total") == \
+            [({"cgroup": cg.rel}, 1)], fams["bpfkit_oom_kills_total"]
+        assert value(fams, "bpfkit_events_total", tool="oomkill") == 1
+    finally:
+        cg.close()
