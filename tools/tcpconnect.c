@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 
 #include "kit.h"
+#include "metrics.h"
 #include "net.h"
 #include "tcpconnect.h"
 #include "tcpconnect.skel.h"
@@ -195,6 +196,51 @@ static const char *result_text(const struct tcpconnect_event *e, char *buf,
 	return buf;
 }
 
+/* --metrics: connects by remote port and result, and their latency. */
+static struct kit_family *connects_metric, *latency_metric;
+
+static void declare_metrics(struct kit_metrics *m)
+{
+	/* Powers of two from 1.024 us to 68.7 s. */
+	static uint64_t bounds[27];
+	size_t n;
+
+	for (n = 0; n < 27; n++)
+		bounds[n] = 1ULL << (n + 10);
+
+	connects_metric = kit_metrics_family(m, &(struct kit_metric_desc){
+		.name = "bpfkit_tcp_connects_total",
+		.help = "Active TCP connects by remote port and result "
+			"(established, the error's name, or closed).",
+		.labels = { "dport", "result" },
+	});
+	latency_metric = kit_metrics_family(m, &(struct kit_metric_desc){
+		.name = "bpfkit_tcp_connect_latency_seconds",
+		.help = "Time from SYN sent to the outcome of active TCP "
+			"connects, by outcome (established or failed).",
+		.type = KIT_HISTOGRAM,
+		.unit = "seconds",
+		.labels = { "result" },
+		.scale = 9,
+		.bounds = bounds,
+		.nbounds = n,
+	});
+}
+
+static void count_connect(const struct tcpconnect_event *e,
+			  const char *result)
+{
+	char port[8];
+	const char *v[2] = { port, e->established ? "established" : result };
+
+	snprintf(port, sizeof(port), "%u", e->tuple.dport);
+	if (connects_metric)
+		kit_counter_add(kit_series(connects_metric, v), 1);
+	v[0] = e->established ? "established" : "failed";
+	if (latency_metric)
+		kit_hist_observe(kit_series(latency_metric, v), e->latency_ns);
+}
+
 static int handle_event(struct kit *kit, const void *data, size_t size)
 {
 	const struct tcpconnect_event *e = data;
@@ -219,6 +265,9 @@ static int handle_event(struct kit *kit, const void *data, size_t size)
 	kit_col_u64(o, COL_DPORT, t->dport);
 	kit_col_double(o, COL_LAT, e->latency_ns / 1000.0, 1);
 	kit_col_cstr(o, COL_RESULT_TEXT, result_text(e, buf, sizeof(buf)));
+	if (kit->metrics)
+		count_connect(e, e->err ? result_text(e, buf, sizeof(buf)) :
+					  "closed");
 	kit_col_cstr(o, COL_RESULT, e->established ? "established" : "failed");
 	kit_col_errno(o, COL_ERR, e->err);
 	kit_col_cstr(o, COL_STATE, net_tcp_state_str(e->state));
@@ -346,6 +395,8 @@ static int configure(struct kit *kit, void *obj)
 
 static int start(struct kit *kit, void *skel)
 {
+	if (kit->metrics && !env.count)
+		declare_metrics(kit->metrics);
 	if (env.count)
 		return 0;
 	kit_out_show(&kit->out, COL_TIME, kit->opts.timestamp || env.timestamp);
