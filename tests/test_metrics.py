@@ -660,3 +660,49 @@ def test_oomkill_kills_by_cgroup():
         assert value(fams, "bpfkit_events_total", tool="oomkill") == 1
     finally:
         cg.close()
+
+
+# ---- tcpconnect --------------------------------------------------------------
+
+def test_tcpconnect_connects_and_latency_histogram():
+    """Connects counted by port and result; the latency histogram agrees
+    with the latencies the tool printed for the same connects."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(64)
+        port = srv.getsockname()[1]
+        closed = free_port()
+        child = spawn_lingering(
+            "import socket\n"
+            f"for i in range(20):\n"
+            f"    socket.create_connection(('127.0.0.1', {port})).close()\n"
+            f"for i in range(3):\n"
+            f"    try:\n"
+            f"        socket.create_connection(('127.0.0.1', {closed}))\n"
+            f"    except ConnectionRefusedError:\n        pass\n")
+        t, url = start("tcpconnect", "-j", "-p", child.pid)
+        with t:
+            go(child)
+            t.wait_for(lambda: t.stdout.count("\n") >= 23, what="events")
+            fams = check_both_formats(url)
+            finish(child)
+            assert t.stop() == 0
+    events = t.json()
+    assert len(events) == 23, events
+    assert value(fams, "bpfkit_tcp_connects_total", dport=str(port),
+                 result="established") == 20
+    assert value(fams, "bpfkit_tcp_connects_total", dport=str(closed),
+                 result="ECONNREFUSED") == 3
+    hists = histograms(fams)
+    for outcome, n in (("established", 20), ("failed", 3)):
+        h = hists[("bpfkit_tcp_connect_latency_seconds",
+                   (("result", outcome),))]
+        lat = [e["latency_us"] * 1e-6 for e in events
+               if e["result"] == outcome]
+        assert h["count"] == n == len(lat), (outcome, h, lat)
+        # latency_us has 0.1 us of precision
+        assert abs(h["sum"] - sum(lat)) <= n * 0.05e-6, (h["sum"], lat)
+        for le, cum in h["buckets"][:-1]:
+            near = sum(1 for v in lat if abs(v - le) <= 0.05e-6)
+            want = sum(1 for v in lat if v <= le)
+            assert abs(cum - want) <= near, (outcome, le, cum, want)
