@@ -19,6 +19,11 @@
  * its second argument (or its new fields) fail to load or attach, and the
  * loader falls back to 4 or 5.
  *
+ * The tracepoint does not carry the oom_control (the OOM domain's size,
+ * the memory cgroup whose limit was hit). 1 and 2 find it on the
+ * trigger's kernel stack, where out_of_memory()'s caller keeps it: see
+ * find_oom_control().
+ *
  * All filters select the victim, not the trigger.
  */
 #include "vmlinux.h"
@@ -308,9 +313,100 @@ static __always_inline void fill_oom_control(struct oom_event *e,
 	}
 }
 
+/* ---- the oom_control of a tracepoint event ------------------------------ */
+
+#define STACK_SCAN_WORDS 4096	/* 32 KiB of stack at most */
+
+/* The numeric value of a pointer, as a plain number for the verifier. */
+static __always_inline unsigned long addr_of(const void *p)
+{
+	unsigned long v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), &p);
+	return v;
+}
+
+/* Does the memory at a look like an oom_control? Every field must hold a
+ * value the kernel can put there, and memcg must agree with constraint. */
+static __always_inline bool is_oom_control(unsigned long a)
+{
+	struct oom_control *oc = (void *)a;
+	long memcg = (long)BPF_CORE_READ(oc, memcg);
+	long zonelist = (long)BPF_CORE_READ(oc, zonelist);
+	long nodemask = (long)BPF_CORE_READ(oc, nodemask);
+	unsigned long total = BPF_CORE_READ(oc, totalpages);
+	int order = BPF_CORE_READ(oc, order);
+	unsigned int c = BPF_CORE_READ(oc, constraint);
+
+	/* pointers: NULL or in the kernel's half of the address space */
+	if (memcg > 0 || zonelist > 0 || nodemask > 0)
+		return false;
+	if (order < -1 || order > 16 || !total || total >> 40)
+		return false;
+	if (c > CONSTRAINT_MEMCG || (memcg != 0) != (c == CONSTRAINT_MEMCG))
+		return false;
+	return true;
+}
+
+struct stack_scan {
+	unsigned long base;	/* the task's stack: [base, top) */
+	unsigned long top;
+	unsigned long victim;	/* task_struct addresses oc->chosen may hold */
+	unsigned long leader;
+	unsigned long chosen_off;
+	unsigned long found;	/* the oom_control, or 0 */
+};
+
+/* Word i counted down from the top of the stack. */
+static long scan_word(__u64 i, void *data)
+{
+	struct stack_scan *s = data;
+	unsigned long a = s->top - 8 - i * 8, w = 0;
+
+	if (a < s->base + s->chosen_off)
+		return 1;
+	if (bpf_probe_read_kernel(&w, sizeof(w), (void *)a))
+		return 1;
+	if (w != s->victim && w != s->leader)
+		return 0;
+	if (!is_oom_control(a - s->chosen_off))
+		return 0;
+	s->found = a - s->chosen_off;
+	return 1;
+}
+
+/*
+ * out_of_memory() runs in the trigger's context, with its oom_control in
+ * the frame of its caller (__alloc_pages_may_oom, mem_cgroup_out_of_memory
+ * or the sysrq handler) on the trigger's kernel stack. Walk that stack
+ * down from its top (the live frames come first, outermost first) for a
+ * word equal to the victim (oc->chosen) whose surroundings make a valid
+ * oom_control. Only the task's own stack is read. Where the victim is not
+ * oc->chosen (the other members of an oom_group cgroup; a task that was
+ * already exiting) nothing is found.
+ */
+static __always_inline struct oom_control *
+find_oom_control(struct task_struct *victim)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct stack_scan s = {};
+
+	/* the saved user registers sit at the top of the stack */
+	s.top = addr_of((void *)bpf_task_pt_regs(cur)) & ~7UL;
+	s.base = (unsigned long)BPF_CORE_READ(cur, stack);
+	if (!s.base || s.top <= s.base || s.top - s.base > 8 * STACK_SCAN_WORDS)
+		return NULL;
+	s.victim = (unsigned long)victim;
+	s.leader = (unsigned long)BPF_CORE_READ(victim, group_leader);
+	s.chosen_off = bpf_core_field_offset(struct oom_control, chosen);
+	bpf_loop(STACK_SCAN_WORDS, scan_word, &s, 0);
+	return (struct oom_control *)s.found;
+}
+
 /* mark_victim with the victim's task (6.9+ prototype). */
 static __always_inline void victim_task(struct task_struct *t, __u32 uid)
 {
+	struct oom_control *oc;
 	char comm[KIT_COMM_LEN];
 	struct oom_event *e;
 	__u32 tgid;
@@ -325,6 +421,9 @@ static __always_inline void victim_task(struct task_struct *t, __u32 uid)
 		return;
 	fill_victim(e, t);
 	e->victim_uid = uid;
+	oc = find_oom_control(t);
+	if (oc)
+		fill_oom_control(e, oc);
 	kit_event_submit(e);
 }
 
