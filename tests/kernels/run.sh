@@ -12,7 +12,7 @@
 #     lib/modules/VERSION/, e.g. from dpkg-deb -x or rpm2cpio);
 #   - a bzImage/vmlinuz file (then no modules: tests needing one SKIP).
 # Environment:
-#   BPFKIT_KERNEL_CACHE  unpacked kernels, static binaries and the last
+#   BPFKIT_KERNEL_CACHE  unpacked kernels, the tools' build and the last
 #                        guest logs (default build/kernels; reused)
 #   BPFKIT_TOOLS         tools to test (default: all of them)
 #   BPFKIT_MECHS         attach mechanisms to try, in order (default:
@@ -26,7 +26,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 HERE=tests/kernels
 CACHE=${BPFKIT_KERNEL_CACHE:-build/kernels}
-STATIC=$CACHE/static
+BINDIR=$CACHE/bin
 TOOLS=${BPFKIT_TOOLS:-opensnoop tcpconnect tcpretrans biolatency readlat oomkill}
 MECHS=${BPFKIT_MECHS:-tp_btf raw_tp tracepoint fentry kprobe}
 QEMU_TIMEOUT=${BPFKIT_QEMU_TIMEOUT:-400}
@@ -134,17 +134,19 @@ kernel_dir() {
 	fi
 }
 
-# Static binaries: every tool that exists, and the BPF object counter.
+# Every tool that exists, built as users get it (the tools link
+# libmicrohttpd, whose gnutls needs p11-kit, which Debian ships only as a
+# shared library: no static build), and the static BPF object counter.
 FAILED_BUILDS=
-build_static() {
-	mkdir -p "$STATIC"
+build_tools() {
+	mkdir -p "$BINDIR"
 	${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Werror -static \
-		"$HERE/bpfcount.c" -o "$STATIC/bpfcount"
+		"$HERE/bpfcount.c" -o "$BINDIR/bpfcount"
 	for t in $TOOLS; do
 		[ -f "tools/$t.c" ] || continue
-		if ! make -s OUT="$STATIC" LDFLAGS=-static "$STATIC/$t" \
-			>"$TMP/make.$t" 2>&1; then
-			log "static build of $t failed:"
+		if ! make -s OUT="$BINDIR" "$BINDIR/$t" >"$TMP/make.$t" 2>&1
+		then
+			log "build of $t failed:"
 			tail -n 20 "$TMP/make.$t" >&2
 			FAILED_BUILDS="$FAILED_BUILDS $t"
 		fi
@@ -166,11 +168,21 @@ initramfs() {
 	cp "$HERE/init.sh" "$r/init"
 	chmod 755 "$r/init"
 	cp "$HERE"/guest/*.sh "$r/tests/" 2>/dev/null || true
-	strip -o "$r/bin/bpfcount" "$STATIC/bpfcount"
+	strip -o "$r/bin/bpfcount" "$BINDIR/bpfcount"
 	for t in $TOOLS; do
 		case " $FAILED_BUILDS " in *" $t "*) continue ;; esac
-		[ -f "tools/$t.c" ] && [ -x "$STATIC/$t" ] &&
-			strip -o "$r/bin/$t" "$STATIC/$t"
+		if [ ! -f "tools/$t.c" ] || [ ! -x "$BINDIR/$t" ]; then
+			continue
+		fi
+		strip -o "$r/bin/$t" "$BINDIR/$t"
+		# The shared libraries it needs, at the paths the loader wants.
+		ldd "$BINDIR/$t" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+			$1 ~ /^\// { print $1 }' |
+		while read -r lib; do
+			[ -e "$r$lib" ] && continue
+			mkdir -p "$r$(dirname "$lib")"
+			cp -L "$lib" "$r$lib"
+		done
 	done
 	cp "$1"/kmod/* "$r/lib/kmod/"
 	cat >"$r/etc/bpfkit.conf" <<-EOF
@@ -183,7 +195,7 @@ initramfs() {
 }
 
 [ $# -gt 0 ] || set -- 6.1 6.12
-build_static
+build_tools
 : >"$TMP/results"
 for k in "$@"; do
 	kdir=$(kernel_dir "$k") || exit 1
@@ -205,7 +217,7 @@ for k in "$@"; do
 	rm -f "$TMP/initramfs.cpio" "$TMP/serial"
 	grep '^RESULT ' "$CACHE/logs/$label.log" | tee -a "$TMP/results" || true
 	for t in $FAILED_BUILDS; do
-		echo "RESULT $label $t - FAIL static build failed" |
+		echo "RESULT $label $t - FAIL build failed" |
 			tee -a "$TMP/results"
 	done
 	grep -A 1000 '^RESULT .* FAIL ' "$CACHE/logs/$label.log" |

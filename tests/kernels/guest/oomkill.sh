@@ -20,9 +20,17 @@ rmdir "$cg" || fail "cannot remove $cg"
 wait_for "$OUT" ":$pid," 10 || fail "no event for the OOM kill of pid $pid"
 tool_stop
 check_clean
-line=$(grep -F ":$pid," "$OUT" | head -n 1)
+line=$(grep -F "\"pid\":$pid," "$OUT" | head -n 1)
 case $line in
-*'"dd"'*) ;;
-*) fail "OOM event for pid $pid without \"dd\": $line" ;;
+*'"comm":"dd"'*) ;;
+*) fail "no OOM event with \"pid\":$pid and \"comm\":\"dd\": $line" ;;
+esac
+# Where the mechanism sees the OOM's memory cgroup, it must be ours.
+case $line in
+*'"oom_cgroup":"'*)
+	case $line in
+	*'"oom_cgroup":"/oomkill-smoke"'*) ;;
+	*) fail "OOM event for pid $pid not in /oomkill-smoke: $line" ;;
+	esac ;;
 esac
 pass "$(grep -c . "$OUT") events"

@@ -16,7 +16,7 @@ wait_for "$OUT" "\"pid\":$pid," 10 || fail "no event from pid $pid (nc)"
 tool_stop
 check_clean
 line=$(grep -F "\"pid\":$pid," "$OUT" | head -n 1)
-for want in '"127.0.0.1"' "$port" '"comm":"nc"'; do
+for want in '"daddr":"127.0.0.1"' "\"dport\":$port," '"comm":"nc"'; do
 	case $line in
 	*"$want"*) ;;
 	*) fail "event from pid $pid without $want: $line" ;;
