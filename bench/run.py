@@ -898,8 +898,9 @@ def machine_rows(env, mode, p):
          f'{os.getloadavg()[0]:.2f} at end' +
          (' (a busy machine: figures are noisy)' if
           max(env.load_start, os.getloadavg()[0]) > 0.7 else '')),
-        ('other busy processes at start',
-         ', '.join(env.busy_start) or 'none above 20% of a CPU'),
+        ('other busy processes (> 20% of a CPU)',
+         'at start: ' + (', '.join(env.busy_start) or 'none') +
+         '; at end: ' + (', '.join(busy_processes()) or 'none')),
     ]
 
 
@@ -1057,6 +1058,11 @@ def write_report(env, path, mode, p, wls, startup_only, delivery,
                      '| | | | |')
             continue
         rep = '; '.join(d['reported']) or 'nothing'
+        if len(d['reported']) > 3:
+            total = sum(int(m) for ln in d['reported']
+                        for m in re.findall(r'(?i)lost (\d+)', ln))
+            rep = f'{len(d["reported"])} lines like "{d["reported"][0]}", ' \
+                  f'{total:,} in all'
         if d['bad'] is not None:
             rep += f' ({d["bad"]} lines not valid JSON)'
         L.append(f'| {d["tracer"]} | {d["mode"]} | {d["n"]:,} | '
