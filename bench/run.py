@@ -216,6 +216,7 @@ def reap(p, sig=signal.SIGINT, timeout=15.0):
             if pid:
                 break
             if time.monotonic() > deadline:
+                p.killed = True
                 os.kill(p.pid, signal.SIGKILL)
                 pid, status, ru = os.wait4(p.pid, 0)
                 break
@@ -380,7 +381,9 @@ class Session:
         status, ru = reap(self.proc)
         self.status = status
         self.cpu_s = ru.ru_utime + ru.ru_stime if ru else None
-        if status not in (0, -signal.SIGINT, 130):
+        if getattr(self.proc, 'killed', False):
+            self.t.notes.add('did not exit within 15 s of SIGINT: killed')
+        elif status not in (0, -signal.SIGINT, 130):
             self.t.notes.add(f'exit status {status} on SIGINT: '
                              f'{first_line(self.err)}')
         return self
