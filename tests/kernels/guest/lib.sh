@@ -16,8 +16,9 @@ TOOL_PID=
 OUT=
 ERR=
 BPF_BEFORE=
+DURING=
 
-pass() { echo "${1:-}"; exit 0; }
+pass() { echo "${1:-}${DURING:+, $DURING while tracing}"; exit 0; }
 skip() { echo "$1"; exit 77; }
 fail() {
 	if [ -n "$OUT" ]; then
@@ -114,6 +115,10 @@ tool_start() {
 		[ "$i" -le 900 ] || fail "$TOOL $*: no Tracing line in 90 s"
 		sleep 0.1
 	done
+	# check_clean can only fail if the counter sees the tool's programs.
+	DURING=$("$BIN/bpfcount") || fail "bpfcount failed"
+	[ "$DURING" != "$BPF_BEFORE" ] ||
+		fail "$TOOL is tracing but bpfcount still says '$DURING'"
 }
 
 # tool_stop: SIGINT; the tool must exit 0 within 10 s.
