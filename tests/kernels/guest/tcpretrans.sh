@@ -12,12 +12,14 @@ tool_start tcpretrans -j --attach="$1"
 timeout 20 nc "$dst" "$port" </dev/null >/dev/null 2>&1 &
 client=$!
 CLEANUP="kill $client 2>/dev/null"
-wait_for "$OUT" "\"$dst\"" 10 || fail "no retransmission to $dst seen in 10 s"
+wait_for "$OUT" "\"daddr\":\"$dst\"" 10 || fail "no retransmission to $dst seen in 10 s"
 tool_stop
 check_clean
-line=$(grep -F "\"$dst\"" "$OUT" | head -n 1)
-case $line in
-*"$port"*) ;;
-*) fail "retransmission to $dst without port $port: $line" ;;
-esac
+line=$(grep -F "\"daddr\":\"$dst\"" "$OUT" | head -n 1)
+for want in "\"dport\":$port," '"state":"SYN_SENT"'; do
+	case $line in
+	*"$want"*) ;;
+	*) fail "retransmission to $dst without $want: $line" ;;
+	esac
+done
 pass "$(grep -c . "$OUT") events"
