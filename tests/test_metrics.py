@@ -243,6 +243,45 @@ def samples(fams, name):
             if s == name]
 
 
+# ---- every tool ------------------------------------------------------------
+
+# The families each tool declares from the start (before any event), beyond
+# the health ones every tool has.
+FAMILIES = {
+    "opensnoop": ["bpfkit_opens_total"],
+    "tcpconnect": ["bpfkit_tcp_connects_total",
+                   "bpfkit_tcp_connect_latency_seconds"],
+    "oomkill": ["bpfkit_oom_kills_total"],
+}
+HEALTH = ["bpfkit_bpf_program_runs_total",
+          "bpfkit_bpf_program_run_seconds_total", "bpfkit_attach_info"]
+EVENT_HEALTH = ["bpfkit_events_total", "bpfkit_events_lost_total"]
+
+
+def test_every_tool_exposition_passes_promtool_and_structure():
+    """Every built tool, idle: both formats valid, its families declared,
+    its programs' run statistics there."""
+    ran = []
+    for name, families in FAMILIES.items():
+        if not os.path.exists(tool_path(name)):
+            continue
+        t, url = start(name, "-d", "20")
+        with t:
+            fams = check_both_formats(url)
+            assert t.stop() == 0
+        for fam in families + HEALTH:
+            assert fam in fams, (name, fam, sorted(fams))
+        if name not in ("biolatency", "readlat"):
+            for fam in EVENT_HEALTH:
+                assert fam in fams, (name, fam)
+        progs = {l["program"] for l, _ in
+                 samples(fams, "bpfkit_bpf_program_runs_total")}
+        assert progs and all(l["tool"] == name for l, _ in
+                             samples(fams, "bpfkit_bpf_program_runs_total"))
+        ran.append(name)
+    assert "opensnoop" in ran, ran
+
+
 # ---- opensnoop -------------------------------------------------------------
 
 def test_opensnoop_opens_by_comm_and_result():
