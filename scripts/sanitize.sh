@@ -1,0 +1,43 @@
+#!/bin/sh
+# Build the userspace code (library, tools, unit tests) with AddressSanitizer
+# and UndefinedBehaviorSanitizer into its own directory, then run the host
+# test suite on that build. Any sanitizer report fails the run, even when
+# the test that triggered it passed: reports go to files, not to the
+# tool's stderr (the tests check stderr), and are printed at the end.
+#
+#   scripts/sanitize.sh [tests/test_x.py ...]
+#   OUT=build-asan (default)  CC=cc (gcc or clang)
+#
+# The BPF objects are the same as in a normal build; only the loader side
+# is instrumented. Needs root, like the test suite.
+set -eu
+cd "$(dirname "$0")/.."
+
+OUT=${OUT:-build-asan}
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+LOGS=$(mktemp -d /tmp/bpfkit-sanitize.XXXXXX)
+trap 'rm -rf "$LOGS"' EXIT
+
+# CFLAGS from the environment: the Makefile appends its own flags to it
+# (a CFLAGS= on make's command line would replace them).
+CFLAGS="-O1 -g -fno-omit-frame-pointer $SAN" \
+	make --no-print-directory OUT="$OUT" LDFLAGS="$SAN" tools unit
+
+export ASAN_OPTIONS="log_path=$LOGS/asan:detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="log_path=$LOGS/ubsan:print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-}"
+status=0
+BPFKIT_BUILD="$PWD/$OUT" python3 tests/run.py "$@" || status=$?
+
+reports=$(find "$LOGS" -type f | sort)
+if [ -n "$reports" ]; then
+	echo "sanitize.sh: sanitizer reports:" >&2
+	for f in $reports; do
+		echo "---- $f" >&2
+		cat "$f" >&2
+	done
+	[ "$status" -ne 0 ] || status=1
+else
+	echo "sanitize.sh: no sanitizer reports"
+fi
+exit "$status"
