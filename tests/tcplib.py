@@ -82,12 +82,18 @@ class Netns:
                          check=False)
         return remove
 
-    def snmp(self, proto, field):
-        """A counter of /proc/net/snmp as the namespace sees it."""
-        lines = [l.split() for l in self.run("cat", "/proc/net/snmp")
-                 .stdout.splitlines() if l.startswith(proto + ":")]
+    def counter(self, proto, field):
+        """A counter of /proc/net/snmp or /proc/net/netstat ("Tcp",
+        "RetransSegs"; "TcpExt", "TCPLossProbes") in the namespace."""
+        text = self.run("cat", "/proc/net/snmp", "/proc/net/netstat").stdout
+        lines = [l.split() for l in text.splitlines()
+                 if l.startswith(proto + ":")]
         head, values = lines[0], lines[1]
         return int(values[head.index(field)])
+
+    def inode(self):
+        """The namespace's inode number, as tools report it."""
+        return os.stat(f"/run/netns/{self.name}").st_ino
 
 
 def release(p, timeout=30):

@@ -320,6 +320,7 @@ static struct flow_count *read_counts(int fd, size_t *n)
 			grown = realloc(v, cap * sizeof(*v));
 			if (!grown) {
 				free(v);
+				*n = 1; /* report the failure */
 				return NULL;
 			}
 			v = grown;
