@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 
 #include "kit.h"
+#include "metrics.h"
 #include "net.h"
 #include "tcpretrans.h"
 #include "tcpretrans.skel.h"
@@ -165,6 +166,23 @@ static const struct kit_hook hooks[] = {
 	{},
 };
 
+/* --metrics: retransmissions by addresses, remote port and state. */
+static struct kit_family *retrans_metric;
+
+static void count_retransmit(const struct tcpretrans_event *e)
+{
+	const struct net_tuple *t = &e->tuple;
+	char saddr[NET_ADDR_LEN], daddr[NET_ADDR_LEN], port[8];
+	const char *v[4] = {
+		net_addr_str(t->family, t->saddr, saddr, sizeof(saddr)),
+		net_addr_str(t->family, t->daddr, daddr, sizeof(daddr)),
+		port, net_tcp_state_str(e->state),
+	};
+
+	snprintf(port, sizeof(port), "%u", t->dport);
+	kit_counter_add(kit_series(retrans_metric, v), 1);
+}
+
 static int handle_event(struct kit *kit, const void *data, size_t size)
 {
 	const struct tcpretrans_event *e = data;
@@ -175,6 +193,8 @@ static int handle_event(struct kit *kit, const void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return 0;
+	if (retrans_metric)
+		count_retransmit(e);
 	kit_row_begin(o);
 	kit_col_time(o, COL_TIME, e->ts, KIT_TIME_CLOCK);
 	kit_col_u64(o, COL_PID, e->pid);
@@ -332,6 +352,16 @@ static int configure(struct kit *kit, void *obj)
 
 static int start(struct kit *kit, void *skel)
 {
+	if (kit->metrics && !env.count)
+		retrans_metric = kit_metrics_family(
+			kit->metrics, &(struct kit_metric_desc){
+				.name = "bpfkit_tcp_retransmits_total",
+				.help = "TCP retransmissions (tail loss probes "
+					"included) by local and remote address, "
+					"remote port and the socket's state.",
+				.labels = { "saddr", "daddr", "dport",
+					    "state" },
+			});
 	if (env.count)
 		return 0;
 	kit_out_show(&kit->out, COL_SEQ, env.seq);
