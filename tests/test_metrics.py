@@ -251,6 +251,7 @@ FAMILIES = {
     "opensnoop": ["bpfkit_opens_total"],
     "tcpconnect": ["bpfkit_tcp_connects_total",
                    "bpfkit_tcp_connect_latency_seconds"],
+    "tcpretrans": ["bpfkit_tcp_retransmits_total"],
     "oomkill": ["bpfkit_oom_kills_total"],
 }
 HEALTH = ["bpfkit_bpf_program_runs_total",
@@ -745,3 +746,26 @@ def test_tcpconnect_connects_and_latency_histogram():
             near = sum(1 for v in lat if abs(v - le) <= 0.05e-6)
             want = sum(1 for v in lat if v <= le)
             assert abs(cum - want) <= near, (outcome, le, cum, want)
+
+
+# ---- tcpretrans --------------------------------------------------------------
+
+def test_tcpretrans_retransmits_by_addresses_port_and_state():
+    """Real retransmissions in a test namespace (tcplib): the counter
+    equals the kernel's own count for the socket."""
+    from tcplib import netns
+    from test_tcpretrans import Retransmitter
+    with netns() as ns:
+        r = Retransmitter(ns)
+        t, url = start("tcpretrans", "-j", "-P", r.dport)
+        with t:
+            n = r.run()
+            t.wait_for(lambda: len(r.mine(t.json())) >= n,
+                       what=f"{n} retransmissions")
+            fams = check_both_formats(url)
+            assert t.stop() == 0
+    assert n >= 3, n
+    assert samples(fams, "bpfkit_tcp_retransmits_total") == [
+        ({"saddr": "127.0.0.1", "daddr": "127.0.0.1",
+          "dport": str(r.dport), "state": "ESTABLISHED"}, n)], \
+        samples(fams, "bpfkit_tcp_retransmits_total")
