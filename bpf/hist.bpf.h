@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * BPF side of the histogram library: in-kernel aggregation into log-linear
+ * buckets (bpf/hist_common.h) with exact count, sum, min and max.
+ *
+ * Intervals without loss or double counting: every key starts with a
+ * generation number, taken from hist_gen when the value is recorded. At the
+ * end of an interval the reader flips hist_gen, then reads and deletes the
+ * entries of the old generation (lib/hist.c). An update that read the old
+ * generation just before the flip lands in the old generation after the
+ * read; it is not lost, but counted with the next read of that generation.
+ *
+ * Maps are per-CPU, and updated with atomic adds, since a program in
+ * interrupt context can interrupt another one on the same CPU.
+ */
+#ifndef HIST_BPF_H
+#define HIST_BPF_H
+
+#include "hist_common.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} hist_gen SEC(".maps");
+
+/* A histogram map keyed by a struct whose first member is __u32 gen. */
+#define HIST_MAP(name, key_type, entries)                                    \
+	struct {                                                             \
+		__uint(type, BPF_MAP_TYPE_PERCPU_HASH);                      \
+		__uint(max_entries, entries);                                \
+		__type(key, key_type);                                       \
+		__type(value, struct hist);                                  \
+	} name SEC(".maps")
+
+static const struct hist hist_zero;
+
+static __always_inline __u32 hist_current_gen(void)
+{
+	__u32 zero = 0, *gen = bpf_map_lookup_elem(&hist_gen, &zero);
+
+	return gen ? *gen : 0;
+}
+
+static __always_inline void hist_record(struct hist *h, __u64 v)
+{
+	__u32 idx = hist_bucket(v);
+
+	if (idx >= HIST_NBUCKETS)
+		return;
+	/* min and max are best effort under nesting; the rest is exact */
+	if (!h->count || v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+	__sync_fetch_and_add(&h->buckets[idx], 1);
+	__sync_fetch_and_add(&h->sum, v);
+	__sync_fetch_and_add(&h->count, 1);
+}
+
+/* Add value v to the histogram of key (whose gen the caller has set). */
+static __always_inline void hist_add(void *map, void *key, __u64 v)
+{
+	struct hist *h = bpf_map_lookup_elem(map, key);
+
+	if (!h) {
+		bpf_map_update_elem(map, key, &hist_zero, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(map, key);
+		if (!h)
+			return;
+	}
+	hist_record(h, v);
+}
+
+#endif /* HIST_BPF_H */
