@@ -12,6 +12,6 @@ dd if="$dev" of=/dev/null bs=4096 count=200 iflag=direct 2>/dev/null ||
 	fail "dd on $dev failed"
 tool_stop
 check_clean
-n=$(json_sum "$OUT" count)
+n=$(hist_total "$OUT")
 [ "$n" -ge 200 ] || fail "histogram counts $n I/Os, expected >= 200"
 pass "$n I/Os"

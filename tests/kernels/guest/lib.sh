@@ -72,10 +72,14 @@ wait_for() {
 	done
 }
 
-# json_sum FILE KEY: the sum of every numeric "KEY":N in FILE's JSON.
-json_sum() {
-	grep -o "\"$2\":[0-9]*" "$1" | cut -d: -f2 |
-		awk '{ n += $1 } END { print n + 0 }'
+# hist_total FILE: the samples in the histograms of FILE (NDJSON): the
+# sum over lines of each line's first "count" (the histogram's total; the
+# per-bucket counts follow it).
+hist_total() {
+	awk '{
+		if (match($0, /"count":[0-9]+/))
+			n += substr($0, RSTART + 8, RLENGTH - 8)
+	} END { print n + 0 }' "$1"
 }
 
 # tool_start NAME ARGS...: start the tool in the background with its

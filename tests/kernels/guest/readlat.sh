@@ -11,6 +11,6 @@ tool_start readlat -j --attach="$1"
 dd if="$file" of=/dev/null bs=1 count=500 2>/dev/null || fail "dd failed"
 tool_stop
 check_clean
-n=$(json_sum "$OUT" count)
+n=$(hist_total "$OUT")
 [ "$n" -ge 500 ] || fail "histogram counts $n reads, expected >= 500"
 pass "$n reads"
