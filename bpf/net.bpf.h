@@ -32,6 +32,31 @@ static __always_inline void net_tuple_from_sk(const struct sock *sk,
 	}
 }
 
+/*
+ * The same from a BTF-typed socket (tp_btf, fentry arguments): plain CO-RE
+ * loads, which the verifier turns into fault-safe loads without a helper
+ * call each. The local port lives past struct sock (in struct inet_sock):
+ * that one is still read with a helper.
+ */
+static __always_inline void net_tuple_from_btf_sk(const struct sock *sk,
+						  struct net_tuple *t)
+{
+	const struct sock_common *c = &sk->__sk_common;
+
+	t->family = c->skc_family;
+	t->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	t->dport = bpf_ntohs(c->skc_dport);
+	if (t->family == NET_AF_INET) {
+		*(__u32 *)t->saddr = c->skc_rcv_saddr;
+		*(__u32 *)t->daddr = c->skc_daddr;
+		return;
+	}
+	if (bpf_core_field_exists(c->skc_v6_daddr)) {
+		__builtin_memcpy(t->saddr, &c->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(t->daddr, &c->skc_v6_daddr, 16);
+	}
+}
+
 /* Just the destination: family, port and address. */
 static __always_inline void net_dest_from_sk(const struct sock *sk,
 					     struct net_tuple *t)

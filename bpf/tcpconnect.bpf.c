@@ -43,6 +43,10 @@ struct start {
 	char comm[16];
 };
 
+/*
+ * Connects in progress, by socket. (A hash map measured faster than socket
+ * storage here: that allocates and frees per connect.)
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -84,22 +88,14 @@ static __always_inline bool want_source(const struct net_tuple *t)
 	return true;
 }
 
-/* CLOSE -> SYN_SENT, in the task that called connect(). */
-static __always_inline void connect_start(__u64 sk)
+/* CLOSE -> SYN_SENT, in the task that called connect(): who and when. */
+static __always_inline void fill_start(struct start *s, __u64 id)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct start s = {};
-
-	if (!kit_filter_current(id))
-		return;
-	s.ts = bpf_ktime_get_ns();
-	s.pid = id >> 32;
-	s.tid = (__u32)id;
-	s.uid = (__u32)bpf_get_current_uid_gid();
-	bpf_get_current_comm(s.comm, sizeof(s.comm));
-	/* A full table loses this connect: count it as lost. */
-	if (bpf_map_update_elem(&starts, &sk, &s, BPF_ANY))
-		kit_stat_inc(KIT_STAT_LOST);
+	s->ts = bpf_ktime_get_ns();
+	s->pid = id >> 32;
+	s->tid = (__u32)id;
+	s->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
 }
 
 static __always_inline void count_flow(const struct net_tuple *t,
@@ -129,8 +125,8 @@ static __always_inline void count_flow(const struct net_tuple *t,
 }
 
 /* SYN_SENT -> state: the outcome of a connect we saw start. */
-static __always_inline void connect_done(__u64 sk, const struct start *s,
-					 int state, const struct net_tuple *t)
+static __always_inline void connect_done(const struct start *s, int state,
+					 const struct net_tuple *t, int err)
 {
 	bool established = state != TCP_CLOSE;
 	struct tcpconnect_event *e;
@@ -151,8 +147,7 @@ static __always_inline void connect_done(__u64 sk, const struct start *s,
 	e->pid = s->pid;
 	e->tid = s->tid;
 	e->uid = s->uid;
-	/* Set before the state change on a reset or a timeout. */
-	e->err = established ? 0 : BPF_CORE_READ((struct sock *)sk, sk_err);
+	e->err = established ? 0 : err;
 	e->established = established;
 	e->state = state;
 	e->tuple = *t;
@@ -160,25 +155,45 @@ static __always_inline void connect_done(__u64 sk, const struct start *s,
 	kit_event_submit(e);
 }
 
-/* The hooks that give us the socket: read what we need from it. */
+/* Is this the start of a connect we want? (Filters on the destination.) */
+static __always_inline bool want_start(const struct sock *sk, bool tcp_only,
+				       bool btf)
+{
+	struct net_tuple t = {};
+	int proto;
+
+	if (!tcp_only) {
+		proto = btf ? BPF_CORE_READ_BITFIELD(sk, sk_protocol) :
+			      BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+		if (proto != IPPROTO_TCP)
+			return false;
+	}
+	if (dest_filtered()) {
+		net_dest_from_sk(sk, &t);
+		if (!want_dest(&t))
+			return false;
+	}
+	return kit_filter_current(bpf_get_current_pid_tgid());
+}
+
+/*
+ * Every way but the classic tracepoint gives us the socket: btf says it is
+ * BTF-typed (tp_btf, fentry), so that its fields can be loaded directly.
+ */
 static __always_inline void on_state_sk(const struct sock *sk, int old,
-					int state, bool tcp_only)
+					int state, bool tcp_only, bool btf)
 {
 	__u64 key = (__u64)sk;
 	struct net_tuple t = {};
-	struct start *s;
+	struct start *s, st = {};
 
 	if (old == TCP_CLOSE && state == TCP_SYN_SENT) {
-		if (!tcp_only &&
-		    BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) !=
-			    IPPROTO_TCP)
+		if (!want_start(sk, tcp_only, btf))
 			return;
-		if (dest_filtered()) {
-			net_dest_from_sk(sk, &t);
-			if (!want_dest(&t))
-				return;
-		}
-		connect_start(key);
+		fill_start(&st, bpf_get_current_pid_tgid());
+		/* A full table loses this connect: count it as lost. */
+		if (bpf_map_update_elem(&starts, &key, &st, BPF_ANY))
+			kit_stat_inc(KIT_STAT_LOST);
 		return;
 	}
 	if (old != TCP_SYN_SENT)
@@ -186,22 +201,26 @@ static __always_inline void on_state_sk(const struct sock *sk, int old,
 	s = bpf_map_lookup_elem(&starts, &key);
 	if (!s)
 		return;
-	net_tuple_from_sk(sk, &t);
-	connect_done(key, s, state, &t);
+	if (btf)
+		net_tuple_from_btf_sk(sk, &t);
+	else
+		net_tuple_from_sk(sk, &t);
+	connect_done(s, state, &t,
+		     btf ? sk->sk_err : BPF_CORE_READ(sk, sk_err));
 	bpf_map_delete_elem(&starts, &key);
 }
 
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tc_state_btf, const struct sock *sk, int old, int state)
+int BPF_PROG(tc_state_btf, struct sock *sk, int old, int state)
 {
-	on_state_sk(sk, old, state, false);
+	on_state_sk(sk, old, state, false, true);
 	return 0;
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tc_state_raw, const struct sock *sk, int old, int state)
 {
-	on_state_sk(sk, old, state, false);
+	on_state_sk(sk, old, state, false, false);
 	return 0;
 }
 
@@ -209,14 +228,15 @@ int BPF_PROG(tc_state_raw, const struct sock *sk, int old, int state)
 SEC("fentry/tcp_set_state")
 int BPF_PROG(tc_state_fentry, struct sock *sk, int state)
 {
-	on_state_sk(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, true);
+	on_state_sk(sk, sk->__sk_common.skc_state, state, true, true);
 	return 0;
 }
 
 SEC("kprobe/tcp_set_state")
 int BPF_KPROBE(tc_state_kprobe, struct sock *sk, int state)
 {
-	on_state_sk(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, true);
+	on_state_sk(sk, BPF_CORE_READ(sk, __sk_common.skc_state), state, true,
+		    false);
 	return 0;
 }
 
@@ -245,7 +265,7 @@ int tc_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	__u64 key = (__u64)ctx->skaddr;
 	int old = ctx->oldstate, state = ctx->newstate;
 	struct net_tuple t = {};
-	struct start *s;
+	struct start *s, st = {};
 
 	if (old == TCP_CLOSE && state == TCP_SYN_SENT) {
 		/* Older kernels traced TCP only, without this field. */
@@ -257,7 +277,11 @@ int tc_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 			if (!want_dest(&t))
 				return 0;
 		}
-		connect_start(key);
+		if (!kit_filter_current(bpf_get_current_pid_tgid()))
+			return 0;
+		fill_start(&st, bpf_get_current_pid_tgid());
+		if (bpf_map_update_elem(&starts, &key, &st, BPF_ANY))
+			kit_stat_inc(KIT_STAT_LOST);
 		return 0;
 	}
 	if (old != TCP_SYN_SENT)
@@ -266,7 +290,8 @@ int tc_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (!s)
 		return 0;
 	tuple_from_record(ctx, &t);
-	connect_done(key, s, state, &t);
+	connect_done(s, state, &t,
+		     BPF_CORE_READ((struct sock *)ctx->skaddr, sk_err));
 	bpf_map_delete_elem(&starts, &key);
 	return 0;
 }
