@@ -4,7 +4,7 @@ cleanly; missing privileges and kernel features say what to do.
 
 Teardown cycles per tool (issue: 100 per tool) are spread over the end
 methods. The CI default keeps the suite fast: opensnoop 100 cycles, the
-other tools 14 (two per method); BPFKIT_TEARDOWN_CYCLES=N sets every tool
+other tools 28 (four per method); BPFKIT_TEARDOWN_CYCLES=N sets every tool
 to N (scripts/soak.sh uses 100)."""
 import json
 import os
@@ -29,7 +29,7 @@ def cycles_for(tool):
     env = os.environ.get("BPFKIT_TEARDOWN_CYCLES")
     if env:
         return int(env)
-    return 100 if tool == "opensnoop" else 2 * len(END_METHODS)
+    return 100 if tool == "opensnoop" else 4 * len(END_METHODS)
 
 
 # ---- what a process holds, and checking it is gone -------------------------
@@ -51,9 +51,16 @@ def owned(pid):
 
 
 def live_ids(kind):
-    out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True,
-                         text=True, check=True).stdout
-    return {o["id"] for o in json.loads(out or "[]")}
+    """Ids of the BPF objects of a kind ("prog", "link", "map") now. bpftool
+    fails when an object goes away while it lists them (other tracers
+    start and stop concurrently): try again."""
+    for _ in range(10):
+        p = subprocess.run(["bpftool", "-j", kind, "show"],
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            return {o["id"] for o in json.loads(p.stdout or "[]")}
+        time.sleep(0.02)
+    raise AssertionError(f"bpftool {kind} show: {p.stderr}")
 
 
 def probe_entries(pid):
