@@ -6,18 +6,18 @@
  * the task whose allocation or memory cgroup charge ran out of memory (the
  * trigger; for sysrq-f, a kworker), right after it sent SIGKILL. Ways to
  * see it, best first (see tools/oomkill.c for how one is chosen):
- *  1. tp_btf/mark_victim (kernels 6.9+, where the tracepoint passes the
- *     victim's task_struct and uid): everything read from the task with
- *     CO-RE, including its cgroup;
+ *  1. tp_btf/mark_victim (6.9+ and stable backports, where the tracepoint
+ *     passes the victim's task_struct and uid): everything read from the
+ *     task with CO-RE, including its cgroup;
  *  2. raw_tp/mark_victim: the same, without BTF-typed arguments;
  *  3. tracepoint/oom/mark_victim: the tracepoint's own record (pid, comm,
  *     memory figures, uid, oom_score_adj); no cgroup;
  *  4. fentry, 5. kprobe on oom_kill_process(): the oom_control, as BCC
  *     reads it (any kernel; here also the OOM domain's size and whether
  *     a memory cgroup's limit was hit).
- * 1-3 need the 6.9+ tracepoint: on older kernels the programs reading
- * its second argument (or its new fields) fail to load or attach, and the
- * loader falls back to 4 or 5.
+ * 1-3 need that tracepoint: where it passes only the pid, the programs
+ * reading its second argument (or its new fields) fail to load or attach,
+ * and the loader falls back to 4 or 5.
  *
  * The tracepoint does not carry the oom_control (the OOM domain's size,
  * the memory cgroup whose limit was hit). 1 and 2 find it on the
@@ -403,7 +403,7 @@ find_oom_control(struct task_struct *victim)
 	return (struct oom_control *)s.found;
 }
 
-/* mark_victim with the victim's task (6.9+ prototype). */
+/* mark_victim with the victim's task (the 6.9+ prototype). */
 static __always_inline void victim_task(struct task_struct *t, __u32 uid)
 {
 	struct oom_control *oc;
@@ -435,7 +435,7 @@ int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
 }
 
 /* Reading the second argument makes the attach fail where the tracepoint
- * has only one (the pid, before 6.9). */
+ * has only one (the pid). */
 SEC("raw_tp/mark_victim")
 int BPF_PROG(mark_victim_raw, struct task_struct *task, uid_t uid)
 {
@@ -444,7 +444,7 @@ int BPF_PROG(mark_victim_raw, struct task_struct *task, uid_t uid)
 }
 
 /* The tracepoint's record: CO-RE relocations of its 6.9+ fields make the
- * load fail on older kernels. The victim's task is not at hand: no
+ * load fail where the record has only the pid. The victim's task is not at hand: no
  * cgroup, and pid is the marked thread's. */
 SEC("tracepoint/oom/mark_victim")
 int mark_victim_tp(struct trace_event_raw_mark_victim *ctx)
