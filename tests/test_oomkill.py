@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from kitlib import Skip, Tool, run_tool, spawn_python
+from kitlib import Skip, Tool, cgroup, join_cgroup, run_tool, spawn_python
 
 LIMIT = 64 << 20
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -373,31 +373,48 @@ def test_limit_on_parent_names_both_cgroups():
         assert e["constraint"] == "memcg" and e["pages"] == LIMIT // PAGE
 
 
-def test_pid_filter_selects_the_victim_not_the_trigger():
+def test_filters_select_the_victim_not_the_trigger():
+    """-p, -n and -u select by the victim: a hog (nobody, oom_score_adj
+    1000) is killed when a root process runs the cgroup out of memory."""
     hog_code = ("open('/proc/self/oom_score_adj', 'w').write('1000')\n"
                 "hog = [b'h' * (1 << 20) for _ in range(40)]\n"
                 "print('ready', flush=True)\n"
                 "sys.stdin.readline()\n")
     small_code = "chunks = [b's' * (1 << 20) for _ in range(40)]\n"
-    with memcg() as cg, children() as procs:
-        hog = start_in(cg, procs, hog_code, "kithog")
+    with memcg() as cg, children() as procs, \
+            contextlib.ExitStack() as stack:
+        hog = spawn_python(hog_code, name="kithog", uid=65534)
+        procs.append(hog)
+        cg.join(hog.pid)
         small = start_in(cg, procs, small_code, "kitsmall")
-        with Tool("oomkill", "-j", "-p", hog.pid) as by_victim, \
-                Tool("oomkill", "-j", "-p", small.pid) as by_trigger:
-            by_victim.wait_ready()
-            by_trigger.wait_ready()
-            go(hog)
-            assert read_line(hog) == "ready"
-            go(small)
-            oom_kill(hog)
-            assert small.wait(30) == 0
-            # -p: each ends once its process has exited
-            assert by_victim.stop() == 0, by_victim.stderr
-            assert by_trigger.stop() == 0, by_trigger.stderr
-        got = by_victim.json()
-        assert [e["pid"] for e in got] == [hog.pid], by_victim.stdout
-        assert got[0]["trigger_pid"] == small.pid
-        assert by_trigger.json() == [], by_trigger.stdout
+        filters = {
+            "victim pid": (["-p", hog.pid], True),
+            "trigger pid": (["-p", small.pid], False),
+            "victim name": (["-n", "kithog"], True),
+            "trigger name": (["-n", "kitsmall"], False),
+            "victim uid": (["-u", 65534], True),
+            "trigger uid": (["-u", 0], False),
+        }
+        tools = {k: stack.enter_context(Tool("oomkill", "-j", *args))
+                 for k, (args, _) in filters.items()}
+        for t in tools.values():
+            t.wait_ready()
+        go(hog)
+        assert read_line(hog) == "ready"
+        go(small)
+        oom_kill(hog)
+        assert small.wait(30) == 0
+        for k, t in tools.items():
+            # -p ends once its process has exited; the others on SIGINT
+            assert t.stop() == 0, (k, t.stderr)
+        for k, (_, reports) in filters.items():
+            got = tools[k].json()
+            if not reports:
+                assert got == [], (k, got)
+                continue
+            assert [e["pid"] for e in got] == [hog.pid], (k, got)
+            assert got[0]["uid"] == 65534 and got[0]["comm"] == "kithog"
+            assert got[0]["trigger_pid"] == small.pid, (k, got)
 
 
 def test_cgroup_filter_selects_the_victims_cgroup():
@@ -410,11 +427,57 @@ def test_cgroup_filter_selects_the_victims_cgroup():
             go(child)
             oom_kill(child)
             wait_event(inside, child.pid)
-            # the other tool had the same chance to see it
-            time.sleep(0.3)
+            # stop() drains what the kernel has queued for either
             assert inside.stop() == 0 and outside.stop() == 0
         assert [e["pid"] for e in inside.json()] == [child.pid]
         assert outside.json() == [], outside.stdout
+
+
+def test_cgroup_filter_on_v2_while_memory_is_v1():
+    """On a hybrid machine the victim is also in a cgroup of the unified
+    hierarchy: --cgroup with that path selects it (a v2 walk of the
+    victim's ancestors, in the kernel)."""
+    with memcg() as cg:
+        if cg.kind != "v1":
+            raise Skip("the memory controller is on v2 here: covered by "
+                       "test_cgroup_filter_selects_the_victims_cgroup")
+    with memcg() as cg, cgroup("v2") as v2, cgroup("v2") as v2other, \
+            children() as procs:
+        child = start_in(cg, procs, ALLOC, "kitoomv2")
+        join_cgroup(v2, child.pid)
+        with Tool("oomkill", "-j", "--cgroup", v2) as inside, \
+                Tool("oomkill", "-j", "--cgroup", v2other) as outside:
+            inside.wait_ready()
+            outside.wait_ready()
+            go(child)
+            oom_kill(child)
+            wait_event(inside, child.pid)
+            assert inside.stop() == 0 and outside.stop() == 0
+        got = inside.json()
+        assert [e["pid"] for e in got] == [child.pid], inside.stdout
+        # its cgroup is still reported in the memory hierarchy
+        assert got[0]["cgroup"] == cg.rel
+        assert outside.json() == [], outside.stdout
+
+
+def test_hostile_names_are_escaped():
+    for mode in ("text", "json"):
+        with memcg() as cg, children() as procs:
+            child = start_in(cg, procs, ALLOC, "k\nit\x1b[31m")
+            args = ["-j"] if mode == "json" else []
+            with Tool("oomkill", *args) as t:
+                t.wait_ready()
+                go(child)
+                oom_kill(child)
+                t.wait_for(lambda: str(child.pid).encode() in t.out,
+                           what="the event")
+                assert t.stop() == 0
+        raw = bytes(t.out)
+        assert b"\x1b" not in raw, raw
+        if mode == "json":
+            assert events_for(t, child.pid)[0]["comm"] == "k\nit\x1b[31m"
+        else:
+            assert rb'("k\nit\x1b[31m")' in raw, raw
 
 
 def test_command_mode_reports_the_command_and_exits_with_its_status():
