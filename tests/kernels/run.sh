@@ -189,6 +189,7 @@ initramfs() {
 	TOOLS="$TOOLS"
 	MECHS="$MECHS"
 	TEST_TIMEOUT=$TEST_TIMEOUT
+	FAILED_BUILDS="$FAILED_BUILDS"
 	EOF
 	(cd "$r" && find . | cpio -o -H newc --quiet) >"$2"
 	rm -rf "$r"
@@ -215,21 +216,24 @@ for k in "$@"; do
 		sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' \
 		>"$CACHE/logs/$label.log"
 	rm -f "$TMP/initramfs.cpio" "$TMP/serial"
-	grep '^RESULT ' "$CACHE/logs/$label.log" | tee -a "$TMP/results" || true
-	for t in $FAILED_BUILDS; do
-		echo "RESULT $label $t - FAIL build failed" |
-			tee -a "$TMP/results"
-	done
 	grep -A 1000 '^RESULT .* FAIL ' "$CACHE/logs/$label.log" |
 		grep '^    | ' >&2 || true
 	# The firmware leaves no newline before the guest's first line.
 	done_line=$(grep '^BPFKIT-GUEST-DONE ' "$CACHE/logs/$label.log" || true)
 	start_line=$(grep -o 'BPFKIT-GUEST-START .*' "$CACHE/logs/$label.log" ||
 		true)
+	# Name the kernel as the guest does (its release), else as we do.
+	release=$(echo "${start_line#BPFKIT-GUEST-START }" | cut -d' ' -f1)
+	[ -n "$release" ] || release=$label
+	grep '^RESULT ' "$CACHE/logs/$label.log" | tee -a "$TMP/results" || true
+	for t in $FAILED_BUILDS; do
+		echo "RESULT $release $t - FAIL build failed (make, above)" |
+			tee -a "$TMP/results"
+	done
 	if [ -z "$done_line" ]; then
 		why="no BPFKIT-GUEST-DONE line (qemu exit $rc)"
 		[ "$rc" = 124 ] && why="guest killed after ${QEMU_TIMEOUT}s"
-		echo "RESULT $label guest - FAIL $why; see $CACHE/logs/$label.log" |
+		echo "RESULT $release guest - FAIL $why; see $CACHE/logs/$label.log" |
 			tee -a "$TMP/results"
 		tail -n 30 "$CACHE/logs/$label.log" >&2
 	fi
