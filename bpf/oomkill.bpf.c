@@ -124,10 +124,14 @@ static __always_inline void cgroup_path(struct oom_cgroup *out,
 		chain[n++] = kn;
 		kn = parent;
 	}
-	if (i == CGROUP_DEPTH && kn_parent(kn))
-		out->truncated = 1; /* deeper than we follow: the top is cut */
 	pb->buf[0] = '/';
 	pb->buf[1] = '\0';
+	if (i == CGROUP_DEPTH && kn_parent(kn)) {
+		/* deeper than we follow: the top is cut, "..." instead */
+		out->cut_top = 1;
+		pb->buf[0] = pb->buf[1] = pb->buf[2] = '.';
+		off = 3;
+	}
 	/* Root to leaf: "/" then the name, each at a masked offset. */
 	for (i = CGROUP_DEPTH - 1; i >= 0; i--) {
 		if (i >= n)
@@ -235,6 +239,8 @@ static __always_inline bool victim_selected(struct task_struct *t, __u32 tgid,
 
 /* ---- events ------------------------------------------------------------ */
 
+static const struct oom_event empty_event;
+
 static __always_inline struct oom_event *event_begin(enum oom_source src)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -242,7 +248,8 @@ static __always_inline struct oom_event *event_begin(enum oom_source src)
 
 	if (!e)
 		return NULL;
-	__builtin_memset(e, 0, sizeof(*e));
+	/* too big for an inline memset: copy from a zeroed global */
+	bpf_probe_read_kernel(e, sizeof(*e), &empty_event);
 	e->ts = bpf_ktime_get_ns();
 	e->source = src;
 	e->trigger_pid = id >> 32;
@@ -273,7 +280,8 @@ static __always_inline void fill_victim(struct oom_event *e,
 		e->anon_rss_kb = pages_kb(mm_counter(mm, MM_ANONPAGES));
 		e->file_rss_kb = pages_kb(mm_counter(mm, MM_FILEPAGES));
 		e->shmem_rss_kb = pages_kb(mm_counter(mm, MM_SHMEMPAGES));
-		e->pgtables_kb = BPF_CORE_READ(mm, pgtables_bytes.counter) >> 10;
+		e->pgtables_kb =
+			BPF_CORE_READ(mm, pgtables_bytes.counter) >> 10;
 		e->have_rss = 1;
 	}
 	cg = task_cgroup(t, &kind);
@@ -444,8 +452,8 @@ int BPF_PROG(mark_victim_raw, struct task_struct *task, uid_t uid)
 }
 
 /* The tracepoint's record: CO-RE relocations of its 6.9+ fields make the
- * load fail where the record has only the pid. The victim's task is not at hand: no
- * cgroup, and pid is the marked thread's. */
+ * load fail where the record has only the pid. The victim's task is not
+ * at hand: no cgroup, and pid is the marked thread's. */
 SEC("tracepoint/oom/mark_victim")
 int mark_victim_tp(struct trace_event_raw_mark_victim *ctx)
 {

@@ -4,7 +4,7 @@
 #define OOMKILL_H
 
 #define OOMKILL_COMM_LEN	16
-#define OOMKILL_CGROUP_MAX	256	/* a cgroup path, with its NUL */
+#define OOMKILL_CGROUP_MAX	512	/* a cgroup path, with its NUL */
 
 /* What the kernel limited when it ran out of memory (oom_control). */
 enum oom_constraint_kind {
@@ -34,8 +34,9 @@ struct oom_cgroup {
 	unsigned long long id;	/* kernfs id: the directory's inode number */
 	unsigned short len;	/* bytes of path used, without the NUL */
 	unsigned char kind;	/* enum oom_cgroup_kind */
-	unsigned char truncated;
-	unsigned char pad[4];
+	unsigned char truncated; /* the end of the path is cut */
+	unsigned char cut_top;	 /* too deep: the path starts with "..." */
+	unsigned char pad[3];
 	char path[OOMKILL_CGROUP_MAX];
 };
 

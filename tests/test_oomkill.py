@@ -480,6 +480,36 @@ def test_hostile_names_are_escaped():
             assert rb'("k\nit\x1b[31m")' in raw, raw
 
 
+def test_deep_and_long_cgroup_paths_are_marked():
+    """Deeper than 16 levels: the top is cut ("..."); longer than 511
+    bytes: the end is cut. JSON flags both with cgroup_truncated."""
+    with memcg() as cg, children() as procs:
+        deep = cg
+        for i in range(17):
+            deep = deep.child(f"d{i}")
+        longp = cg.child("l" * 200).child("m" * 200).child("n" * 200)
+        a = start_in(deep, procs, ALLOC, "kitoomdeep")
+        with Tool("oomkill", "-j") as t:
+            t.wait_ready()
+            go(a)
+            oom_kill(a)
+            wait_event(t, a.pid)
+            b = start_in(longp, procs, ALLOC, "kitoomlong")
+            go(b)
+            oom_kill(b)
+            wait_event(t, b.pid)
+            assert t.stop() == 0, t.stderr
+        ea, eb = events_for(t, a.pid)[0], events_for(t, b.pid)[0]
+        tail16 = "/" + "/".join(deep.rel.split("/")[-16:])
+        assert ea["cgroup"] == "..." + tail16, (ea["cgroup"], deep.rel)
+        assert ea["cgroup_truncated"] is True
+        assert ea["cgroup_id"] == os.stat(deep.path).st_ino
+        assert len(eb["cgroup"]) == 511 and longp.rel.startswith(eb["cgroup"])
+        assert eb["cgroup_truncated"] is True
+        assert "oom_cgroup_truncated" not in ea  # the limit is on cg
+        assert ea["oom_cgroup"] == eb["oom_cgroup"] == cg.rel
+
+
 def test_command_mode_reports_the_command_and_exits_with_its_status():
     with memcg() as cg, tempfile.NamedTemporaryFile("w", suffix=".py") as f:
         f.write("import ctypes\n"

@@ -62,7 +62,8 @@ static const struct kit_hook hooks[] = {
 	{ "mark_victim", 0, {
 		{ KIT_MECH_TP_BTF, "oom/mark_victim", { "mark_victim_btf" } },
 		{ KIT_MECH_RAW_TP, "oom/mark_victim", { "mark_victim_raw" } },
-		{ KIT_MECH_TRACEPOINT, "oom/mark_victim", { "mark_victim_tp" } },
+		{ KIT_MECH_TRACEPOINT, "oom/mark_victim",
+		  { "mark_victim_tp" } },
 		{ KIT_MECH_FENTRY, "oom_kill_process", { "oom_kill_fentry" } },
 		{ KIT_MECH_KPROBE, "oom_kill_process", { "oom_kill_kprobe" } },
 	} },
@@ -163,7 +164,8 @@ static void col_cgroup(struct kit_out *o, int col, int id_col,
 		       const struct oom_cgroup *cg, bool known)
 {
 	if (known) {
-		kit_col_str_trunc(o, col, cg->path, cg->len, cg->truncated);
+		kit_col_str_trunc(o, col, cg->path, cg->len,
+				  cg->truncated || cg->cut_top);
 		kit_col_u64(o, id_col, cg->id);
 	} else {
 		kit_col_cstr(o, col, NULL);
@@ -281,7 +283,7 @@ static const struct kit_tool tool = {
 		"  oomkill                    # trace OOM kills\n"
 		"  oomkill -j                 # NDJSON, every field\n"
 		"  oomkill -p 181             # only if PID 181 is killed\n"
-		"  oomkill --cgroup /sys/fs/cgroup/memory/app  # victims there\n"
+		"  oomkill --cgroup /sys/fs/cgroup/memory/app # victims there\n"
 		"  oomkill -- ./loadtest      # kills among loadtest and its "
 		"children\n",
 	.tracing = "Tracing OOM kills",
