@@ -75,8 +75,11 @@ int kit_libbpf_print(enum libbpf_print_level level, const char *fmt,
 {
 	char buf[1024];
 	const char *p;
+	va_list copy;
 
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_copy(copy, ap);
+	vsnprintf(buf, sizeof(buf), fmt, copy);
+	va_end(copy);
 	if (level == LIBBPF_WARN && (p = strstr(buf, "prog '"))) {
 		size_t n = strcspn(p + 6, "'");
 
@@ -85,8 +88,9 @@ int kit_libbpf_print(enum libbpf_print_level level, const char *fmt,
 			probe.last_prog[n] = '\0';
 		}
 	}
+	/* the verifier's log is long: print it whole, not from buf */
 	if (kit_verbosity > 0)
-		fputs(buf, stderr);
+		vfprintf(stderr, fmt, ap);
 	return 0;
 }
 
@@ -244,7 +248,8 @@ void kit_attach_init(struct kit *kit)
 
 	for (h = kit->tool->hooks; h && h->name && p->nhooks < KIT_MAX_HOOKS;
 	     h++)
-		p->hooks[p->nhooks++] = h;
+		if (!h->when || *h->when)
+			p->hooks[p->nhooks++] = h;
 	bool cg_v1 = p->has_cg && !p->cg.v2;
 
 	if (kit->opts.command || cg_v1)
@@ -505,15 +510,20 @@ static void report_choices(struct kit *kit)
 
 	for (i = 0; i < p->nhooks; i++) {
 		const struct kit_alt *alt;
+		char progs[256];
+		size_t off = 0;
+		int k;
 
 		if (p->chosen[i] < 0)
 			continue;
 		alt = &p->hooks[i]->alts[p->chosen[i]];
 		kit->mech_used[alt->mech] = kit_mech_name(alt->mech);
-		kit_verbose("hook %s: %s %s (%s%s%s)", p->hooks[i]->name,
-			    kit_mech_name(alt->mech), alt->target,
-			    alt->progs[0], alt->progs[1] ? ", " : "",
-			    alt->progs[1] ? alt->progs[1] : "");
+
+		for (k = 0; k < 4 && alt->progs[k]; k++)
+			off += snprintf(progs + off, sizeof(progs) - off,
+					"%s%s", k ? ", " : "", alt->progs[k]);
+		kit_verbose("hook %s: %s %s (%s)", p->hooks[i]->name,
+			    kit_mech_name(alt->mech), alt->target, progs);
 	}
 }
 

@@ -102,15 +102,16 @@ void hist_print_log2(struct strbuf *sb, const struct hist *h,
 		if (slots[i] > max)
 			max = slots[i];
 	}
-	sb_printf(sb, "%*s%-*s : count    distribution\n", 10, "", 14,
-		  unit->name);
+	/* BCC's layout: 10-wide bounds while they fit, 20 beyond 2^32 */
+	sb_printf(sb, "%*s%-*s : count    distribution\n", last <= 32 ? 5 : 15,
+		  "", last <= 32 ? 19 : 29, unit->name);
 	for (i = 0; i <= last; i++) {
 		uint64_t low = i ? 1ULL << i : 0;
 		uint64_t high = i ? (1ULL << (i + 1)) - 1 : 1;
 		int stars = max ? (int)(slots[i] * width / max) : 0;
 
-		sb_printf(sb, "%*llu -> %-*llu : %-8llu |", 20,
-			  (unsigned long long)low, 12,
+		sb_printf(sb, "%*llu -> %-*llu : %-8llu |", last <= 32 ? 10 : 20,
+			  (unsigned long long)low, last <= 32 ? 10 : 20,
 			  (unsigned long long)high,
 			  (unsigned long long)slots[i]);
 		sb_pad(sb, '*', stars);

@@ -344,7 +344,8 @@ static void parse_args(struct kit *kit, int argc, char **argv)
 	for (i = 0; i < NCOMMON; i++) {
 		const struct common_opt *c = &common_opts[i];
 
-		if (c->bit & t->no_common)
+		if ((c->bit & t->no_common) ||
+		    (c->key == KEY_BUFSIZE && !t->event))
 			continue;
 		opts[n] = c->opt;
 		opts[n].group = GROUP_COMMON;

@@ -59,6 +59,7 @@ struct kit_hook {
 	const char *name;
 	unsigned int flags;
 	struct kit_alt alts[KIT_MAX_ALTS];
+	const bool *when;	/* if set, the hook is used only when true */
 };
 
 /* Common options a tool may leave out, or keep only in their long form. */

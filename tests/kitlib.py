@@ -292,3 +292,31 @@ def cgroup(kind, name=None):
 def join_cgroup(path, pid):
     with open(os.path.join(path, "cgroup.procs"), "w") as f:
         f.write(str(pid))
+
+
+@contextlib.contextmanager
+def loop_device(size_mb=64):
+    """A loop block device over a sparse file, detached on exit."""
+    with tempdir() as d:
+        img = os.path.join(d, "disk.img")
+        with open(img, "wb") as f:
+            f.truncate(size_mb << 20)
+        dev = subprocess.run(["losetup", "-f", "--show", img],
+                             capture_output=True, text=True,
+                             check=True).stdout.strip()
+        try:
+            yield dev
+        finally:
+            subprocess.run(["losetup", "-d", dev], capture_output=True)
+
+
+def direct_io(dev, writes=0, reads=0, bs=4096):
+    """O_DIRECT writes then reads of bs bytes on dev, each its own I/O."""
+    if writes:
+        subprocess.run(["dd", "if=/dev/zero", f"of={dev}", f"bs={bs}",
+                        f"count={writes}", "oflag=direct"], check=True,
+                       capture_output=True)
+    if reads:
+        subprocess.run(["dd", f"if={dev}", "of=/dev/null", f"bs={bs}",
+                        f"count={reads}", "iflag=direct"], check=True,
+                       capture_output=True)

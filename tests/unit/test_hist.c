@@ -143,10 +143,11 @@ static void test_outputs(void)
 	add(&h, 3);
 	add(&h, 1000);
 	hist_print_log2(&sb, &h, &HIST_USECS);
-	CHECK(strstr(sb_str(&sb), "usecs") != NULL);
-	CHECK(strstr(sb_str(&sb), "0 -> 1            : 2  ") != NULL);
-	CHECK(strstr(sb_str(&sb), "2 -> 3            : 2  ") != NULL);
-	CHECK(strstr(sb_str(&sb), "512 -> 1023         : 1  ") != NULL);
+	CHECK(strncmp(sb_str(&sb), "     usecs               : count    "
+				   "distribution\n", 45) == 0);
+	CHECK(strstr(sb_str(&sb), "         0 -> 1          : 2  ") != NULL);
+	CHECK(strstr(sb_str(&sb), "         2 -> 3          : 2  ") != NULL);
+	CHECK(strstr(sb_str(&sb), "       512 -> 1023       : 1  ") != NULL);
 	CHECK(strstr(sb_str(&sb), "1024 ->") == NULL);
 	sb_reset(&sb);
 	hist_print_summary(&sb, &h, &HIST_USECS);

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * biolatency: block I/O latency histograms, per interval, per disk (-D) or
+ * per I/O flags (-F), with percentiles.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hist.h"
+#include "kit.h"
+#include "biolatency.h"
+#include "biolatency.skel.h"
+
+static struct {
+	bool ms;
+	bool queued;
+	bool per_disk;
+	bool per_flag;
+	const char *disk;
+	uint32_t dev;
+} env;
+
+static bool not_queued = true;
+
+static const struct argp_option options[] = {
+	{ "milliseconds", 'm', NULL, 0, "Millisecond histogram" },
+	{ "queued", 'Q', NULL, 0, "Include OS queued time (from insert)" },
+	{ "disk", 'd', "DISK", 0, "Trace this disk only (e.g. sda, loop0)" },
+	{ "disks", 'D', NULL, 0, "Print a histogram per disk" },
+	{ "flag", 'F', NULL, 0, "Print a histogram per set of I/O flags" },
+	{},
+};
+
+/* The kernel's dev_t of a disk, from /sys/class/block/NAME/dev. */
+static int disk_dev(const char *name, uint32_t *dev)
+{
+	unsigned int ma, mi;
+	char path[256];
+	FILE *f;
+	int n;
+
+	if (strchr(name, '/') || strlen(name) > 64)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/class/block/%s/dev", name);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fscanf(f, "%u:%u", &ma, &mi);
+	fclose(f);
+	if (n != 2)
+		return -1;
+	*dev = ma << 20 | mi;
+	return 0;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'm':
+		env.ms = true;
+		break;
+	case 'Q':
+		env.queued = true;
+		not_queued = false;
+		break;
+	case 'd':
+		if (disk_dev(arg, &env.dev))
+			kit_usage_error("no such disk: %s", arg);
+		env.disk = arg;
+		break;
+	case 'D':
+		env.per_disk = true;
+		break;
+	case 'F':
+		env.per_flag = true;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static void disk_name(uint32_t dev, char *buf, size_t len)
+{
+	struct dirent *de;
+	uint32_t d;
+	DIR *dir;
+
+	snprintf(buf, len, "%u:%u", dev >> 20, dev & 0xfffff);
+	dir = opendir("/sys/class/block");
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] != '.' && !disk_dev(de->d_name, &d) &&
+		    d == dev) {
+			snprintf(buf, len, "%.63s", de->d_name);
+			break;
+		}
+	}
+	closedir(dir);
+}
+
+static void flags_name(uint32_t f, char *buf, size_t len)
+{
+	static const char *const ops[] = { "Other", "Read", "Write",
+					   "Discard", "Flush", "SecureErase" };
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (f & BIO_F_PREFLUSH)
+		off += snprintf(buf + off, len - off, "Preflush-");
+	if (f & BIO_F_SYNC)
+		off += snprintf(buf + off, len - off, "Sync-");
+	if (f & BIO_F_FUA)
+		off += snprintf(buf + off, len - off, "FUA-");
+	if (f & BIO_F_META)
+		off += snprintf(buf + off, len - off, "Metadata-");
+	if (f & BIO_F_AHEAD)
+		off += snprintf(buf + off, len - off, "ReadAhead-");
+	snprintf(buf + off, len - off, "%s", ops[(f & 0xff) % 6]);
+}
+
+struct print_ctx {
+	struct kit *kit;
+	struct strbuf sb;
+	int keys;
+};
+
+static const struct hist_unit *unit(void)
+{
+	return env.ms ? &HIST_MSECS : &HIST_USECS;
+}
+
+static void wall_time(char *buf, size_t len, bool iso)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (iso) {
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	} else {
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(buf, len, "%H:%M:%S", &tm);
+	}
+}
+
+static int print_one(const void *k, const struct hist *h, void *arg)
+{
+	const struct bio_hist_key *key = k;
+	struct print_ctx *ctx = arg;
+	char disk[64], flags[96], now[32];
+	struct jw w;
+
+	disk_name(key->dev, disk, sizeof(disk));
+	flags_name(key->flags, flags, sizeof(flags));
+	ctx->keys++;
+	if (ctx->kit->opts.json) {
+		wall_time(now, sizeof(now), true);
+		jw_init(&w, &ctx->sb);
+		jw_obj_begin(&w);
+		jw_kv_str(&w, "time", now);
+		jw_kv_u64(&w, "interval", ctx->kit->intervals);
+		jw_key(&w, "disk");
+		if (env.per_disk)
+			jw_str(&w, disk);
+		else
+			jw_null(&w);
+		jw_key(&w, "flags");
+		if (env.per_flag)
+			jw_str(&w, flags);
+		else
+			jw_null(&w);
+		hist_json(&w, h, unit());
+		jw_obj_end(&w);
+		sb_putc(&ctx->sb, '\n');
+		return 0;
+	}
+	if (env.per_disk)
+		sb_printf(&ctx->sb, "\ndisk = %s\n", disk);
+	if (env.per_flag)
+		sb_printf(&ctx->sb, "\nflags = %s\n", flags);
+	if (!env.per_disk && !env.per_flag)
+		sb_putc(&ctx->sb, '\n');
+	hist_print_log2(&ctx->sb, h, unit());
+	hist_print_summary(&ctx->sb, h, unit());
+	return 0;
+}
+
+static int print_interval(struct kit *kit, void *obj, bool final)
+{
+	struct biolatency_bpf *skel = obj;
+	struct print_ctx ctx = { .kit = kit };
+	static struct hist empty;
+	char now[32];
+	int gen, err = 0;
+
+	if (kit->opts.timestamp && !kit->opts.json) {
+		wall_time(now, sizeof(now), false);
+		sb_printf(&ctx.sb, "\n%-8s\n", now);
+	}
+	gen = hist_flip(kit->obj);
+	if (gen < 0 || hist_drain(skel->maps.hists, gen, print_one, &ctx) < 0) {
+		kit_error("reading the histograms failed");
+		err = -1;
+		goto cleanup;
+	}
+	/* An interval always prints, if only an empty histogram. */
+	if (!ctx.keys) {
+		struct bio_hist_key none = { .dev = env.dev };
+
+		print_one(&none, &empty, &ctx);
+	}
+	if (fwrite(ctx.sb.buf, 1, ctx.sb.len, kit->out.f) != ctx.sb.len)
+		err = -1;
+cleanup:
+	sb_free(&ctx.sb);
+	return err ? err : kit_out_flush(&kit->out);
+}
+
+static int configure(struct kit *kit, void *obj)
+{
+	struct biolatency_bpf *skel = obj;
+
+	skel->rodata->targ_ms = env.ms;
+	skel->rodata->targ_queued = env.queued;
+	skel->rodata->targ_per_disk = env.per_disk;
+	skel->rodata->targ_per_flag = env.per_flag;
+	skel->rodata->filter_dev = env.disk != NULL;
+	skel->rodata->targ_dev = env.dev;
+	return 0;
+}
+
+/*
+ * One hook: the start and done programs must match each other's keys, so
+ * they are chosen together. Classic tracepoints first: their fields are a
+ * stable ABI on every kernel, across the 5.11 change of the insert/issue
+ * prototypes. Without tracefs, tp_btf then raw_tp, the pre-5.11 prototype
+ * (*_q) first: the kernel rejects whichever does not fit.
+ */
+static const struct kit_hook hooks[] = {
+	{ "block I/O", 0, {
+		{ KIT_MECH_TRACEPOINT, "block/block_rq_complete",
+		  { "tp_issue", "tp_complete" } },
+		{ KIT_MECH_TP_BTF, "block/block_rq_complete",
+		  { "btf_issue_q", "btf_complete" } },
+		{ KIT_MECH_TP_BTF, "block/block_rq_complete",
+		  { "btf_issue", "btf_complete" } },
+		{ KIT_MECH_RAW_TP, "block/block_rq_complete",
+		  { "raw_issue_q", "raw_complete" } },
+		{ KIT_MECH_RAW_TP, "block/block_rq_complete",
+		  { "raw_issue", "raw_complete" } },
+	}, &not_queued },
+	/* -Q: from the insert into the OS queue */
+	{ "block I/O, queued", 0, {
+		{ KIT_MECH_TRACEPOINT, "block/block_rq_complete",
+		  { "tp_insert", "tp_issue", "tp_complete" } },
+		{ KIT_MECH_TP_BTF, "block/block_rq_complete",
+		  { "btf_insert_q", "btf_issue_q", "btf_complete" } },
+		{ KIT_MECH_TP_BTF, "block/block_rq_complete",
+		  { "btf_insert", "btf_issue", "btf_complete" } },
+		{ KIT_MECH_RAW_TP, "block/block_rq_complete",
+		  { "raw_insert_q", "raw_issue_q", "raw_complete" } },
+		{ KIT_MECH_RAW_TP, "block/block_rq_complete",
+		  { "raw_insert", "raw_issue", "raw_complete" } },
+	}, &env.queued },
+	{},
+};
+
+static const struct kit_tool tool = {
+	.name = "biolatency",
+	.doc = "Summarize block device I/O latency as histograms, with "
+	       "percentiles.",
+	.examples =
+		"Examples:\n"
+		"  biolatency                 # histogram until Ctrl-C\n"
+		"  biolatency 1 10            # ten 1-second intervals\n"
+		"  biolatency -mT 1           # milliseconds, with timestamps\n"
+		"  biolatency -Q              # include OS queued time\n"
+		"  biolatency -D              # a histogram per disk\n"
+		"  biolatency -F              # a histogram per I/O flag set\n"
+		"  biolatency -d sdc          # only sdc\n"
+		"  biolatency --cgroup /sys/fs/cgroup/unified/db  # I/O issued "
+		"from one cgroup\n"
+		"  biolatency -j 5 > lat.ndjson  # JSON, one object per "
+		"interval\n",
+	.tracing = "Tracing block device I/O",
+	.options = options,
+	.parse = parse_arg,
+	/* block I/O completes in interrupt context: no task filters; -d is
+	 * BCC's disk, so the duration is --duration */
+	.no_common = KIT_OPT_PID | KIT_OPT_TID | KIT_OPT_UID | KIT_OPT_NAME |
+		     KIT_OPT_COMMAND,
+	.long_only = KIT_OPT_DURATION,
+	.interval_args = true,
+	KIT_SKEL(biolatency_bpf),
+	.hooks = hooks,
+	.configure = configure,
+	.interval = print_interval,
+};
+
+int main(int argc, char **argv)
+{
+	return kit_main(&tool, argc, argv);
+}
