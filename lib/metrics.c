@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 
 #include "escape.h"
+#include "hist.h"
 #include "kit_priv.h"
 #include "metrics.h"
 
@@ -35,6 +36,11 @@ struct kit_series {
 	double gauge;
 	uint64_t sum;		/* histogram */
 	uint64_t *buckets;	/* histogram: nbounds + 1, not cumulative */
+	/* Snapshot families: what survives the reset before each update
+	 * (data drained from the kernel, which no later read will see). The
+	 * value written is the sum of both parts. */
+	uint64_t kept_count, kept_sum;
+	uint64_t *kept_buckets;
 };
 
 struct kit_family {
@@ -102,6 +108,7 @@ static void series_free(struct kit_series *s)
 		free(s->values[i]);
 	free(s->values);
 	free(s->buckets);
+	free(s->kept_buckets);
 	free(s);
 }
 
@@ -243,8 +250,10 @@ static struct kit_series *series_new(struct kit_family *f)
 
 	s->fam = f;
 	s->values = xcalloc(f->nlabels, sizeof(char *));
-	if (f->type == KIT_HISTOGRAM)
+	if (f->type == KIT_HISTOGRAM) {
 		s->buckets = xcalloc(f->nbounds + 1, sizeof(uint64_t));
+		s->kept_buckets = xcalloc(f->nbounds + 1, sizeof(uint64_t));
+	}
 	if (f->nseries == f->series_cap) {
 		f->series_cap = f->series_cap ? 2 * f->series_cap : 8;
 		f->series = realloc(f->series,
@@ -423,7 +432,7 @@ void kit_counter_set(struct kit_series *s, uint64_t v)
 
 uint64_t kit_counter_value(const struct kit_series *s)
 {
-	return s->count;
+	return s->count + s->kept_count;
 }
 
 void kit_gauge_set(struct kit_series *s, double v)
@@ -431,21 +440,11 @@ void kit_gauge_set(struct kit_series *s, double v)
 	s->gauge = v;
 }
 
+static size_t bucket_of(const struct kit_family *f, uint64_t v);
+
 void kit_hist_observe(struct kit_series *s, uint64_t v)
 {
-	const struct kit_family *f = s->fam;
-	size_t lo = 0, hi = f->nbounds;
-
-	/* The first bound >= v; nbounds: above them all. */
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (f->bounds[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	s->buckets[lo]++;
+	s->buckets[bucket_of(s->fam, v)]++;
 	s->count++;
 	s->sum += v;
 }
@@ -462,6 +461,121 @@ void kit_hist_add(struct kit_series *s, const uint64_t *counts, size_t n,
 		s->count += counts[i];
 	}
 	s->sum += sum;
+}
+
+/* The first bound >= v; nbounds: above them all ("+Inf"). */
+static size_t bucket_of(const struct kit_family *f, uint64_t v)
+{
+	size_t lo = 0, hi = f->nbounds;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (f->bounds[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void add_hist(const struct kit_family *f, uint64_t *buckets,
+		     uint64_t *count, uint64_t *sum, const struct hist *h)
+{
+	unsigned int i;
+
+	/* A bucket [lower, upper) has only values below upper: it counts
+	 * under the first bound >= upper. Counts from the buckets, so that
+	 * +Inf is always _count even if h was read mid-update. */
+	for (i = 0; i < HIST_NBUCKETS; i++) {
+		uint64_t c = h->buckets[i], up = hist_bucket_upper(i);
+
+		if (!c)
+			continue;
+		buckets[up == ~0ULL ? f->nbounds : bucket_of(f, up)] += c;
+		*count += c;
+	}
+	*sum += h->sum;
+}
+
+void kit_hist_add_hist(struct kit_series *s, const struct hist *h)
+{
+	if (s->fam->type == KIT_HISTOGRAM)
+		add_hist(s->fam, s->buckets, &s->count, &s->sum, h);
+}
+
+void kit_hist_keep_hist(struct kit_series *s, const struct hist *h)
+{
+	if (s->fam->type == KIT_HISTOGRAM)
+		add_hist(s->fam, s->kept_buckets, &s->kept_count,
+			 &s->kept_sum, h);
+}
+
+size_t kit_metrics_hist_bounds(uint64_t *bounds, size_t max, uint64_t lo,
+			       uint64_t hi, unsigned int sub_bits)
+{
+	size_t n = 0;
+	unsigned int i;
+
+	if (sub_bits > HIST_SUB_BITS)
+		sub_bits = HIST_SUB_BITS;
+	/* Every bucket's upper bound is the next one's lower bound. */
+	for (i = 1; i < HIST_NBUCKETS && n < max; i++) {
+		uint64_t b = hist_bucket_lower(i);
+		unsigned int p = hist_log2(b);
+
+		if (b < lo || b > hi)
+			continue;
+		/* On the coarser grid: at most sub_bits bits below the top */
+		if (p > sub_bits && (b & ((1ULL << (p - sub_bits)) - 1)))
+			continue;
+		bounds[n++] = b;
+	}
+	return n;
+}
+
+unsigned int kit_metrics_hist_scale(const struct hist_unit *unit)
+{
+	unsigned int scale = 0;
+	uint64_t per_s;
+
+	if (!unit->ns)
+		return 0;
+	for (per_s = 1000000000ULL / unit->ns; per_s > 1; per_s /= 10)
+		scale++;
+	return scale;
+}
+
+int kit_metrics_hist_peek(struct bpf_map *map,
+			  int (*fn)(const void *key, const struct hist *h,
+				    void *ctx),
+			  void *ctx)
+{
+	size_t ksz = bpf_map__key_size(map);
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(map);
+	char *key = xcalloc(1, ksz), *next = xcalloc(1, ksz);
+	struct hist *vals = xcalloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
+	struct hist *sum = xcalloc(1, sizeof(*sum));
+	void *prev = NULL;
+	int n = 0, err = ncpu > 0 ? 0 : -1, i;
+
+	while (!err && !bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, ksz);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, vals))
+			continue; /* deleted meanwhile */
+		hist_clear(sum);
+		for (i = 0; i < ncpu; i++)
+			hist_merge(sum, &vals[i]);
+		if (fn(key, sum, ctx) < 0)
+			err = -1;
+		n++;
+	}
+	free(key);
+	free(next);
+	free(vals);
+	free(sum);
+	return err ? -1 : n;
 }
 
 void kit_metrics_reset_snapshots(struct kit_metrics *m)
@@ -603,12 +717,13 @@ static void put_sample_name(struct strbuf *sb, const struct kit_series *s,
 static void write_histogram(struct strbuf *sb, const struct kit_series *s)
 {
 	const struct kit_family *f = s->fam;
+	uint64_t count = s->count + s->kept_count;
 	struct strbuf le = {};
 	uint64_t cum = 0;
 	size_t i;
 
 	for (i = 0; i < f->nbounds; i++) {
-		cum += s->buckets[i];
+		cum += s->buckets[i] + s->kept_buckets[i];
 		sb_reset(&le);
 		put_scaled(&le, f->bounds[i], f->scale);
 		put_sample_name(sb, s, "_bucket", sb_str(&le));
@@ -618,15 +733,15 @@ static void write_histogram(struct strbuf *sb, const struct kit_series *s)
 	}
 	put_sample_name(sb, s, "_bucket", "+Inf");
 	sb_putc(sb, ' ');
-	sb_u64(sb, s->count);
+	sb_u64(sb, count);
 	sb_putc(sb, '\n');
 	put_sample_name(sb, s, "_sum", NULL);
 	sb_putc(sb, ' ');
-	put_scaled(sb, s->sum, f->scale);
+	put_scaled(sb, s->sum + s->kept_sum, f->scale);
 	sb_putc(sb, '\n');
 	put_sample_name(sb, s, "_count", NULL);
 	sb_putc(sb, ' ');
-	sb_u64(sb, s->count);
+	sb_u64(sb, count);
 	sb_putc(sb, '\n');
 	sb_free(&le);
 }
@@ -657,7 +772,7 @@ static void write_family(struct strbuf *sb, const struct kit_family *f,
 		case KIT_COUNTER:
 			put_sample_name(sb, s, "_total", NULL);
 			sb_putc(sb, ' ');
-			put_scaled(sb, s->count, f->scale);
+			put_scaled(sb, s->count + s->kept_count, f->scale);
 			sb_putc(sb, '\n');
 			break;
 		case KIT_GAUGE:

@@ -97,7 +97,8 @@ void kit_hist_observe(struct kit_series *s, uint64_t v);
 void kit_hist_add(struct kit_series *s, const uint64_t *counts, size_t n,
 		  uint64_t sum);
 
-/* Zero the values of the snapshot families (done before each update). */
+/* Zero the values of the snapshot families (done before each update);
+ * what was kept (kit_hist_keep_hist) stays. */
 void kit_metrics_reset_snapshots(struct kit_metrics *m);
 
 /*
@@ -108,6 +109,44 @@ void kit_metrics_reset_snapshots(struct kit_metrics *m);
  */
 size_t kit_metrics_log2_bounds(uint64_t *bounds, size_t nslots,
 			       bool top_open);
+
+/* ---- histograms of lib/hist.h (log-linear, aggregated in the kernel) -- */
+
+struct hist;
+struct hist_unit;
+struct bpf_map;
+
+/*
+ * Bounds on lib/hist.h's bucket boundaries from lo to hi (in the
+ * histogram's unit), keeping 2^sub_bits per power of two (at most
+ * HIST_SUB: sub_bits 2 gives buckets at most 25% wide). Each bound is one
+ * of lib/hist.h's upper bounds, so its buckets map exactly. Returns how
+ * many were written (at most max).
+ */
+size_t kit_metrics_hist_bounds(uint64_t *bounds, size_t max, uint64_t lo,
+			       uint64_t hi, unsigned int sub_bits);
+/* The family scale for values in unit: 9 for ns, 6 for us, 0 for bytes. */
+unsigned int kit_metrics_hist_scale(const struct hist_unit *unit);
+
+/* Add a struct hist: each of its buckets [lower, upper) counts under the
+ * first bound >= upper (values below it); _sum is its exact sum. */
+void kit_hist_add_hist(struct kit_series *s, const struct hist *h);
+/* The same into the part a snapshot family keeps across updates: for a
+ * histogram drained from the kernel (hist_drain), that no later read of
+ * the map will see again. */
+void kit_hist_keep_hist(struct kit_series *s, const struct hist *h);
+
+/*
+ * Every entry of a per-CPU histogram map (both generations), its CPUs
+ * merged, without deleting anything: fn as for hist_drain. With what
+ * kit_hist_keep_hist kept at each drain, this gives cumulative histograms
+ * however the tool's intervals drain the map. Returns the number of keys,
+ * or -1.
+ */
+int kit_metrics_hist_peek(struct bpf_map *map,
+			  int (*fn)(const void *key, const struct hist *h,
+				    void *ctx),
+			  void *ctx);
 
 enum kit_expo_format {
 	KIT_EXPO_TEXT,		/* text/plain; version=0.0.4 */

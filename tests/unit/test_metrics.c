@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "hist.h"
 #include "metrics.h"
 #include "unit.h"
 
@@ -361,6 +362,97 @@ static void test_snapshot_reset_keeps_others(void)
 	kit_metrics_free(m);
 }
 
+static void test_hist_bounds(void)
+{
+	static const uint64_t want4[] = { 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14,
+					  16, 20, 24, 28, 32, 40, 48, 56, 64 };
+	uint64_t b[800];
+	size_t n, i;
+
+	n = kit_metrics_hist_bounds(b, 800, 1, 64, 2);
+	CHECK(n == sizeof(want4) / sizeof(want4[0]));
+	for (i = 0; i < n && i < sizeof(want4) / sizeof(want4[0]); i++)
+		CHECK(b[i] == want4[i]);
+	/* Full resolution: every boundary of lib/hist.h. */
+	n = kit_metrics_hist_bounds(b, 800, 16, 64, 4);
+	CHECK(n == 16 + 16 + 1 && b[0] == 16 && b[15] == 31 && b[16] == 32 &&
+	      b[17] == 34 && b[32] == 64);
+	/* Each bound is one of lib/hist.h's bucket boundaries. */
+	n = kit_metrics_hist_bounds(b, 800, 1, 1ULL << 40, 2);
+	for (i = 0; i < n; i++)
+		CHECK(hist_bucket_lower(hist_bucket(b[i])) == b[i]);
+	CHECK(b[n - 1] == 1ULL << 40);
+	/* max is respected */
+	CHECK(kit_metrics_hist_bounds(b, 5, 1, 1000, 2) == 5 && b[4] == 5);
+	CHECK(kit_metrics_hist_scale(&HIST_NSECS) == 9);
+	CHECK(kit_metrics_hist_scale(&HIST_USECS) == 6);
+	CHECK(kit_metrics_hist_scale(&HIST_MSECS) == 3);
+	CHECK(kit_metrics_hist_scale(&HIST_BYTES) == 0);
+}
+
+static void record(struct hist *h, uint64_t v)
+{
+	if (!h->count || v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+	h->buckets[hist_bucket(v)]++;
+	h->count++;
+	h->sum += v;
+}
+
+static void test_hist_into_family(void)
+{
+	static struct hist h, h2;
+	struct kit_metrics *m = kit_metrics_new();
+	uint64_t b[64];
+	size_t n = kit_metrics_hist_bounds(b, 64, 4, 128, 2);
+	struct kit_family *f;
+	struct kit_series *s;
+	struct strbuf sb = {};
+
+	/* 4 5 6 7 8 10 12 14 16 20 24 28 32 40 48 56 64 80 96 112 128 */
+	CHECK(n == 21);
+	f = kit_metrics_family(m, &(struct kit_metric_desc){
+		.name = "h_seconds", .help = "h", .type = KIT_HISTOGRAM,
+		.unit = "seconds", .scale = kit_metrics_hist_scale(&HIST_USECS),
+		.bounds = b, .nbounds = n, .snapshot = true });
+	s = kit_series(f, NULL);
+	/* A bucket [lower, upper) counts under the first bound >= upper: 0
+	 * and 3 under 4, 4 (in [4,5)) under 5, 9 under 10, 10 under 12, 100
+	 * (in [96,104)) under 112; 1000 and 2^50 above the last bound. */
+	record(&h, 0);
+	record(&h, 3);
+	record(&h, 9);
+	record(&h, 10);
+	record(&h, 100);
+	record(&h, 1000);
+	record(&h, 1ULL << 50);
+	kit_hist_keep_hist(s, &h);
+	record(&h2, 4);
+	kit_hist_add_hist(s, &h2);
+	kit_metrics_write(m, &sb, KIT_EXPO_TEXT);
+	CHECK(strstr(sb_str(&sb), "h_seconds_bucket{le=\"0.000004\"} 2\n"
+				  "h_seconds_bucket{le=\"0.000005\"} 3\n"));
+	CHECK(strstr(sb_str(&sb), "h_seconds_bucket{le=\"0.000008\"} 3\n"
+				  "h_seconds_bucket{le=\"0.00001\"} 4\n"
+				  "h_seconds_bucket{le=\"0.000012\"} 5\n"));
+	CHECK(strstr(sb_str(&sb), "h_seconds_bucket{le=\"0.000096\"} 5\n"
+				  "h_seconds_bucket{le=\"0.000112\"} 6\n"
+				  "h_seconds_bucket{le=\"0.000128\"} 6\n"
+				  "h_seconds_bucket{le=\"+Inf\"} 8\n"
+				  "h_seconds_sum 1125899906.84375\n"
+				  "h_seconds_count 8\n"));
+	sb_free(&sb);
+	/* An update resets what was added, keeps what was kept. */
+	kit_metrics_reset_snapshots(m);
+	kit_metrics_write(m, &sb, KIT_EXPO_TEXT);
+	CHECK(strstr(sb_str(&sb), "h_seconds_bucket{le=\"0.000004\"} 2\n"));
+	CHECK(strstr(sb_str(&sb), "h_seconds_count 7\n"));
+	sb_free(&sb);
+	kit_metrics_free(m);
+}
+
 static void test_negotiate(void)
 {
 	static const char *const prom242 =
@@ -460,6 +552,8 @@ int main(void)
 	test_label_values_sanitised();
 	test_histograms();
 	test_snapshot_reset_keeps_others();
+	test_hist_bounds();
+	test_hist_into_family();
 	test_negotiate();
 	test_parse_addr();
 	return unit_report("test_metrics");
