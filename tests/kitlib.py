@@ -232,15 +232,23 @@ def spawn_python(code, name=None, uid=None, **popen):
     if name:
         prelude += ("import ctypes\nctypes.CDLL(None).prctl(15, %r, 0, 0, 0)\n"
                     % name.encode())
+    # say "ready" once started up (imports done), then wait for "go"
+    prelude += "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
     prelude += "sys.stdin.readline()\n"
     pre = None
     if uid is not None:
         def pre():
             os.setgid(uid)
             os.setuid(uid)
-    return subprocess.Popen(["python3", "-c", prelude + code],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, preexec_fn=pre, **popen)
+    child = subprocess.Popen(["python3", "-c", prelude + code],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, preexec_fn=pre, **popen)
+    line = child.stdout.readline()
+    if line != b"ready\n":
+        child.kill()
+        raise AssertionError(f"child did not start: {line!r} "
+                             f"{child.stderr.read()!r}")
+    return child
 
 
 def release(child, timeout=15):

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * readlat: latency histograms of read-family system calls (read, readv,
+ * pread64, preadv, preadv2; recvfrom and recvmsg on request), total or per
+ * process, failed reads apart, and (--size) the bytes they returned.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "escape.h"
+#include "hist.h"
+#include "kit.h"
+#include "readlat.h"
+#include "readlat.skel.h"
+
+enum { SYS_READ, SYS_READV, SYS_PREAD64, SYS_PREADV, SYS_PREADV2,
+       SYS_RECVFROM, SYS_RECVMSG, NSYS };
+
+static const char *const sys_names[NSYS] = {
+	"read", "readv", "pread64", "preadv", "preadv2", "recvfrom", "recvmsg",
+};
+
+static struct {
+	bool per_process;
+	bool size;
+	bool syscalls[NSYS];
+	const struct hist_unit *unit;
+} env = {
+	.syscalls = { true, true, true, true, true },
+	.unit = &HIST_NSECS,
+};
+
+enum { KEY_SYSCALLS = 0x2000, KEY_SIZE, KEY_UNIT };
+
+static const struct argp_option options[] = {
+	{ "per-process", 'P', NULL, 0, "A histogram per process" },
+	{ "size", KEY_SIZE, NULL, 0,
+	  "Also a histogram of the bytes each successful read returned" },
+	{ "syscalls", KEY_SYSCALLS, "LIST", 0,
+	  "The system calls to trace, comma-separated, from read, readv, "
+	  "pread64, preadv, preadv2, recvfrom, recvmsg (default: the first "
+	  "five)" },
+	{ "unit", KEY_UNIT, "UNIT", 0,
+	  "Latency unit: ns (default), us or ms" },
+	{},
+};
+
+static void parse_syscalls(const char *arg)
+{
+	char buf[256], *tok, *save = NULL;
+	int i;
+
+	if (!*arg || strlen(arg) >= sizeof(buf))
+		kit_usage_error("invalid --syscalls '%s'", arg);
+	strcpy(buf, arg);
+	memset(env.syscalls, 0, sizeof(env.syscalls));
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < NSYS; i++)
+			if (!strcmp(tok, sys_names[i]))
+				break;
+		if (i == NSYS)
+			kit_usage_error("unknown system call '%s' in --syscalls "
+					"(read, readv, pread64, preadv, preadv2, "
+					"recvfrom, recvmsg)", tok);
+		env.syscalls[i] = true;
+	}
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'P':
+		env.per_process = true;
+		break;
+	case KEY_SIZE:
+		env.size = true;
+		break;
+	case KEY_SYSCALLS:
+		parse_syscalls(arg);
+		break;
+	case KEY_UNIT:
+		if (!strcmp(arg, "ns"))
+			env.unit = &HIST_NSECS;
+		else if (!strcmp(arg, "us"))
+			env.unit = &HIST_USECS;
+		else if (!strcmp(arg, "ms"))
+			env.unit = &HIST_MSECS;
+		else
+			kit_usage_error("invalid --unit '%s': ns, us or ms",
+					arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+struct print_ctx {
+	struct kit *kit;
+	struct strbuf sb;
+	int keys;
+};
+
+static const char *const kind_names[] = { "latency", "failed", "size" };
+
+static int print_one(const void *k, const struct hist *h, void *arg)
+{
+	const struct readlat_key *key = k;
+	const struct hist_unit *unit =
+		key->kind == READLAT_SIZE ? &HIST_BYTES : env.unit;
+	struct print_ctx *ctx = arg;
+	struct timespec ts;
+	char now[32];
+	struct tm tm;
+	struct jw w;
+
+	ctx->keys++;
+	if (ctx->kit->opts.json) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		jw_init(&w, &ctx->sb);
+		jw_obj_begin(&w);
+		jw_kv_str(&w, "time", now);
+		jw_kv_u64(&w, "interval", ctx->kit->intervals);
+		jw_key(&w, "pid");
+		if (env.per_process)
+			jw_u64(&w, key->tgid);
+		else
+			jw_null(&w);
+		jw_key(&w, "comm");
+		if (env.per_process)
+			jw_strn(&w, key->comm, strnlen(key->comm, 16));
+		else
+			jw_null(&w);
+		jw_kv_str(&w, "kind", kind_names[key->kind % 3]);
+		hist_json(&w, h, unit);
+		jw_obj_end(&w);
+		sb_putc(&ctx->sb, '\n');
+		return 0;
+	}
+	sb_putc(&ctx->sb, '\n');
+	if (env.per_process) {
+		sb_printf(&ctx->sb, "pid = %u, comm = ", key->tgid);
+		kit_escape_text(&ctx->sb, key->comm, strnlen(key->comm, 16));
+		sb_puts(&ctx->sb, ", ");
+	}
+	sb_puts(&ctx->sb, key->kind == READLAT_OK ? "read latency\n" :
+			  key->kind == READLAT_FAILED ? "failed reads\n" :
+							"bytes returned\n");
+	hist_print_log2(&ctx->sb, h, unit);
+	hist_print_summary(&ctx->sb, h, unit);
+	return 0;
+}
+
+/* Print in a stable order: by process, then latency, failed, size. */
+struct entry {
+	struct readlat_key key;
+	struct hist *h;
+};
+
+struct collect {
+	struct entry *v;
+	size_t n, cap;
+};
+
+static int collect_one(const void *k, const struct hist *h, void *arg)
+{
+	struct collect *c = arg;
+	struct entry *e;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		void *v = realloc(c->v, cap * sizeof(*c->v));
+
+		if (!v)
+			return -1;
+		c->v = v;
+		c->cap = cap;
+	}
+	e = &c->v[c->n];
+	memcpy(&e->key, k, sizeof(e->key));
+	e->h = malloc(sizeof(*h));
+	if (!e->h)
+		return -1;
+	memcpy(e->h, h, sizeof(*h));
+	c->n++;
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct readlat_key *x = &((const struct entry *)a)->key;
+	const struct readlat_key *y = &((const struct entry *)b)->key;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return (int)x->kind - (int)y->kind;
+}
+
+static int print_interval(struct kit *kit, void *obj, bool final)
+{
+	struct readlat_bpf *skel = obj;
+	struct print_ctx ctx = { .kit = kit };
+	struct collect c = { 0 };
+	static struct hist empty;
+	struct timespec ts;
+	struct tm tm;
+	char now[16];
+	size_t i;
+	int gen, err = 0;
+
+	if (kit->opts.timestamp && !kit->opts.json) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(now, sizeof(now), "%H:%M:%S", &tm);
+		sb_printf(&ctx.sb, "\n%s\n", now);
+	}
+	gen = hist_flip(kit->obj);
+	if (gen < 0 || hist_drain(skel->maps.hists, gen, collect_one, &c) < 0) {
+		kit_error("reading the histograms failed");
+		err = -1;
+		goto cleanup;
+	}
+	qsort(c.v, c.n, sizeof(*c.v), cmp_entry);
+	for (i = 0; i < c.n; i++)
+		print_one(&c.v[i].key, c.v[i].h, &ctx);
+	if (!c.n) {
+		struct readlat_key none = { .kind = READLAT_OK };
+
+		print_one(&none, &empty, &ctx);
+	}
+	if (fwrite(ctx.sb.buf, 1, ctx.sb.len, kit->out.f) != ctx.sb.len)
+		err = -1;
+cleanup:
+	for (i = 0; i < c.n; i++)
+		free(c.v[i].h);
+	free(c.v);
+	sb_free(&ctx.sb);
+	return err ? err : kit_out_flush(&kit->out);
+}
+
+static int configure(struct kit *kit, void *obj)
+{
+	struct readlat_bpf *skel = obj;
+
+	skel->rodata->targ_per_process = env.per_process;
+	skel->rodata->targ_size = env.size;
+	skel->rodata->targ_unit_ns = env.unit->ns;
+	return 0;
+}
+
+#define READ_HOOK(name, idx)                                                 \
+	{ #name, KIT_HOOK_OPTIONAL, {                                        \
+		{ KIT_MECH_TRACEPOINT, "syscalls/sys_exit_" #name,           \
+		  { "enter_" #name, "exit_" #name } },                       \
+	}, &env.syscalls[idx] }
+
+static const struct kit_hook hooks[] = {
+	READ_HOOK(read, SYS_READ),
+	READ_HOOK(readv, SYS_READV),
+	READ_HOOK(pread64, SYS_PREAD64),
+	READ_HOOK(preadv, SYS_PREADV),
+	READ_HOOK(preadv2, SYS_PREADV2),
+	READ_HOOK(recvfrom, SYS_RECVFROM),
+	READ_HOOK(recvmsg, SYS_RECVMSG),
+	{},
+};
+
+static const struct kit_tool tool = {
+	.name = "readlat",
+	.doc = "Summarize the latency of read-family system calls as "
+	       "histograms, with percentiles.",
+	.examples =
+		"Examples:\n"
+		"  readlat                    # all reads until Ctrl-C\n"
+		"  readlat 1 10               # ten 1-second intervals\n"
+		"  readlat -p 1234 -P         # one process\n"
+		"  readlat --size             # also the bytes returned\n"
+		"  readlat --syscalls read,recvfrom,recvmsg  # choose calls\n"
+		"  readlat --unit us -T 5     # microseconds, timestamps\n"
+		"  readlat -j -- ./server     # JSON, one command\n",
+	.tracing = "Tracing read syscalls",
+	.options = options,
+	.parse = parse_arg,
+	.interval_args = true,
+	KIT_SKEL(readlat_bpf),
+	.hooks = hooks,
+	.configure = configure,
+	.interval = print_interval,
+};
+
+int main(int argc, char **argv)
+{
+	return kit_main(&tool, argc, argv);
+}
