@@ -11,6 +11,7 @@
 
 #include "hist.h"
 #include "kit.h"
+#include "metrics.h"
 #include "biolatency.h"
 #include "biolatency.skel.h"
 
@@ -149,6 +150,73 @@ static void wall_time(char *buf, size_t len, bool iso)
 	}
 }
 
+/* --metrics: the latency histogram, per disk (-D) and flags (-F). */
+static struct kit_family *lat_metric;
+
+static void declare_metrics(struct kit_metrics *m)
+{
+	static uint64_t bounds[128];
+	struct kit_metric_desc d = {
+		.name = env.queued ? "bpfkit_block_io_queued_latency_seconds" :
+				     "bpfkit_block_io_latency_seconds",
+		.help = env.queued ? "Block I/O latency from the insert "
+				     "into the OS queue to the completion." :
+				     "Block I/O latency from the issue to "
+				     "the device to the completion.",
+		.type = KIT_HISTOGRAM,
+		.snapshot = true,
+		.unit = "seconds",
+		.scale = kit_metrics_hist_scale(unit()),
+		.bounds = bounds,
+	};
+	int n = 0;
+
+	if (env.per_disk)
+		d.labels[n++] = "disk";
+	if (env.per_flag)
+		d.labels[n++] = "flags";
+	/* 4 buckets per power of two, from 1 unit to about 34 s */
+	d.nbounds = kit_metrics_hist_bounds(bounds, 128, 1,
+					    env.ms ? 1ULL << 15 : 1ULL << 25,
+					    2);
+	lat_metric = kit_metrics_family(m, &d);
+}
+
+static struct kit_series *metric_series(const struct bio_hist_key *key)
+{
+	char disk[64], flags[96];
+	const char *v[2];
+	int n = 0;
+
+	if (env.per_disk) {
+		disk_name(key->dev, disk, sizeof(disk));
+		v[n++] = disk;
+	}
+	if (env.per_flag) {
+		flags_name(key->flags, flags, sizeof(flags));
+		v[n++] = flags;
+	}
+	return kit_series(lat_metric, v);
+}
+
+/* Before a scrape: what the kernel holds now, on top of what was kept
+ * from the intervals drained so far. */
+static int peek_one(const void *k, const struct hist *h, void *ctx)
+{
+	kit_hist_add_hist(metric_series(k), h);
+	return 0;
+}
+
+static int update_metrics(struct kit *kit, void *obj, struct kit_metrics *m)
+{
+	struct biolatency_bpf *skel = obj;
+
+	if (!lat_metric)
+		return 0;
+	return kit_metrics_hist_peek(skel->maps.hists, peek_one, NULL) < 0 ?
+		       -1 : 0;
+}
+
 static int print_one(const void *k, const struct hist *h, void *arg)
 {
 	const struct bio_hist_key *key = k;
@@ -156,6 +224,8 @@ static int print_one(const void *k, const struct hist *h, void *arg)
 	char disk[64], flags[96], now[32];
 	struct jw w;
 
+	if (lat_metric && h->count)
+		kit_hist_keep_hist(metric_series(key), h);
 	disk_name(key->dev, disk, sizeof(disk));
 	flags_name(key->flags, flags, sizeof(flags));
 	ctx->keys++;
@@ -232,6 +302,8 @@ static int configure(struct kit *kit, void *obj)
 	skel->rodata->targ_per_flag = env.per_flag;
 	skel->rodata->filter_dev = env.disk != NULL;
 	skel->rodata->targ_dev = env.dev;
+	if (kit->metrics)
+		declare_metrics(kit->metrics);
 	return 0;
 }
 
@@ -301,6 +373,7 @@ static const struct kit_tool tool = {
 	.hooks = hooks,
 	.configure = configure,
 	.interval = print_interval,
+	.metrics = update_metrics,
 };
 
 int main(int argc, char **argv)
