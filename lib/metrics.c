@@ -32,7 +32,7 @@ struct kit_series {
 	char **values;		/* one per label, sanitised */
 	uint64_t hash;
 	bool overflow;
-	uint64_t count;		/* counter value; histogram observations */
+	uint64_t count;		/* counter value; histogram count */
 	double gauge;
 	uint64_t sum;		/* histogram */
 	uint64_t *buckets;	/* histogram: nbounds + 1, not cumulative */
@@ -980,7 +980,8 @@ int kit_metrics_parse_addr(const char *s, char *host, size_t hostlen,
 	} else {
 		colon = strrchr(s, ':');
 		if (!colon) {
-			*why = "expected ADDR:PORT (or :PORT for every address)";
+			*why = "expected ADDR:PORT (or :PORT for every "
+			       "address)";
 			return -1;
 		}
 		hlen = colon - s;

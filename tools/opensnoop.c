@@ -233,8 +233,8 @@ static int start(struct kit *kit, void *skel)
 		opens_metric = kit_metrics_family(
 			kit->metrics, &(struct kit_metric_desc){
 				.name = "bpfkit_opens_total",
-				.help = "Opens seen, by command name and result "
-					"(ok, or the error's name).",
+				.help = "Opens seen, by command name and "
+					"result (ok, or the error's name).",
 				.labels = { "comm", "result" },
 			});
 	return 0;

@@ -356,9 +356,10 @@ static int start(struct kit *kit, void *skel)
 		retrans_metric = kit_metrics_family(
 			kit->metrics, &(struct kit_metric_desc){
 				.name = "bpfkit_tcp_retransmits_total",
-				.help = "TCP retransmissions (tail loss probes "
-					"included) by local and remote address, "
-					"remote port and the socket's state.",
+				.help = "TCP retransmissions (tail loss "
+					"probes included) by local and remote "
+					"address, remote port and the "
+					"socket's state.",
 				.labels = { "saddr", "daddr", "dport",
 					    "state" },
 			});

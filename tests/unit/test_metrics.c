@@ -171,7 +171,8 @@ static void test_gauge_values(void)
 	} cases[] = {
 		{ 0, "g 0\n" },		  { 1, "g 1\n" },
 		{ -2.5, "g -2.5\n" },	  { 0.1, "g 0.1\n" },
-		{ 1e21, "g 1e+21\n" },	  { 1.0 / 3, "g 0.3333333333333333\n" },
+		{ 1e21, "g 1e+21\n" },
+		{ 1.0 / 3, "g 0.3333333333333333\n" },
 		{ NAN, "g NaN\n" },	  { INFINITY, "g +Inf\n" },
 		{ -INFINITY, "g -Inf\n" },
 	};
@@ -344,8 +345,10 @@ static void test_histograms(void)
 static void test_snapshot_reset_keeps_others(void)
 {
 	struct kit_metrics *m = kit_metrics_new();
-	struct kit_family *acc = kit_metrics_family(m, &(struct kit_metric_desc){
-		.name = "acc_total", .help = "h", .labels = { "k" } });
+	struct kit_family *acc = kit_metrics_family(
+		m, &(struct kit_metric_desc){ .name = "acc_total",
+					       .help = "h",
+					       .labels = { "k" } });
 	struct kit_family *snap = kit_metrics_family(
 		m, &(struct kit_metric_desc){ .name = "snap_total",
 					       .help = "h",
