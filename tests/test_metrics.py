@@ -253,6 +253,7 @@ FAMILIES = {
                    "bpfkit_tcp_connect_latency_seconds"],
     "tcpretrans": ["bpfkit_tcp_retransmits_total"],
     "oomkill": ["bpfkit_oom_kills_total"],
+    "biolatency": ["bpfkit_block_io_latency_seconds"],
 }
 HEALTH = ["bpfkit_bpf_program_runs_total",
           "bpfkit_bpf_program_run_seconds_total", "bpfkit_attach_info"]
@@ -266,7 +267,7 @@ def test_every_tool_exposition_passes_promtool_and_structure():
     for name, families in FAMILIES.items():
         if not os.path.exists(tool_path(name)):
             continue
-        t, url = start(name, "-d", "20")
+        t, url = start(name, "--duration", "20")
         with t:
             fams = check_both_formats(url)
             assert t.stop() == 0
@@ -769,3 +770,93 @@ def test_tcpretrans_retransmits_by_addresses_port_and_state():
         ({"saddr": "127.0.0.1", "daddr": "127.0.0.1",
           "dport": str(r.dport), "state": "ESTABLISHED"}, n)], \
         samples(fams, "bpfkit_tcp_retransmits_total")
+
+
+# ---- biolatency --------------------------------------------------------------
+
+def bucket_index(bounds, v):
+    """Index of the bucket (le bounds, +Inf last) that holds value v."""
+    for i, le in enumerate(bounds):
+        if v <= le:
+            return i
+    return len(bounds)
+
+
+def check_against_tool_hist(h, tool_hist, unit_ns):
+    """A scraped histogram h equals the tool's own JSON histogram: every
+    cumulative bucket, the count, and the exact sum."""
+    assert h["count"] == tool_hist["count"], (h, tool_hist["count"])
+    for le, cum in h["buckets"][:-1]:
+        want = sum(b["count"] for b in tool_hist["buckets"]
+                   if b["upper"] is not None and b["upper"] <= le * 1e9 +
+                   0.5)
+        assert cum == want, (le, cum, want)
+    assert math.isclose(h["sum"], tool_hist["sum"] * unit_ns / 1e9,
+                        rel_tol=1e-12), (h["sum"], tool_hist["sum"])
+
+
+def test_biolatency_histogram_equals_its_own():
+    from kitlib import direct_io, loop_device
+    with loop_device() as dev:
+        name = os.path.basename(dev)
+        t, url = start("biolatency", "-j", "-d", name)
+        with t:
+            direct_io(dev, writes=40, reads=20)
+            # Until the completions are all in the kernel's map.
+            deadline = time.monotonic() + 10
+            while True:
+                fams = check_both_formats(url)
+                h = histograms(fams)[("bpfkit_block_io_latency_seconds",
+                                      ())]
+                if h["count"] >= 60 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert t.stop() == 0
+    mine = t.json()
+    assert len(mine) == 1 and mine[0]["count"] == 60, t.stdout
+    assert mine[0]["unit"] == "us"
+    check_against_tool_hist(h, mine[0], 1000)
+    # Buckets at a quarter of a power of two: le 1, 2, ... 8, 10, 12 us
+    les = [le for le, _ in h["buckets"]]
+    assert [round(le * 1e6, 6) for le in les[:10]] == \
+        [1, 2, 3, 4, 5, 6, 7, 8, 10, 12], les[:10]
+
+
+def test_biolatency_intervals_per_disk_cumulative_and_file():
+    """With intervals the tool drains the kernel's map each second; the
+    metrics stay cumulative (kept + live) and the file follows."""
+    from kitlib import direct_io, loop_device
+    with loop_device() as dev, tempdir() as d:
+        name = os.path.basename(dev)
+        path = os.path.join(d, "bio.prom")
+        t, url = start("biolatency", "-j", "-D", "-d", name,
+                       "--metrics-file", path, "1")
+        with t:
+            direct_io(dev, writes=30)
+            t.wait_for(lambda: sum(o["count"] for o in t.json()) >= 30,
+                       what="an interval with the writes")
+            direct_io(dev, reads=20)
+            t.wait_for(lambda: sum(o["count"] for o in t.json()) >= 50,
+                       what="an interval with the reads")
+            fams = check_both_formats(url)
+            # Written every interval: it has them all by now, or soon.
+            t.wait_for(lambda: os.path.exists(path) and
+                       f'disk="{name}"' in open(path).read() and
+                       histograms(parse_exposition(open(path).read(),
+                                                   False))
+                       [("bpfkit_block_io_latency_seconds",
+                         (("disk", name),))]["count"] == 50,
+                       what="the file with 50 I/Os")
+            assert t.stop() == 0
+        intervals = [o for o in t.json() if o["count"]]
+        assert len(intervals) >= 2, t.stdout
+        h = histograms(fams)[("bpfkit_block_io_latency_seconds",
+                              (("disk", name),))]
+        assert h["count"] == 50, h
+        # The sum of every interval's histogram, bucket by bucket.
+        merged = {"count": 0, "sum": 0, "buckets": []}
+        for o in t.json():
+            merged["count"] += o["count"]
+            merged["sum"] += o["sum"]
+            merged["buckets"] += o["buckets"]
+        check_against_tool_hist(h, merged, 1000)
