@@ -34,6 +34,19 @@ struct {
 		__type(value, struct hist);                                  \
 	} name SEC(".maps")
 
+/*
+ * The cheap form for unkeyed histograms: a per-CPU array holding
+ * HIST_SLOTS(n) histograms, slot = generation * n + index (lib/hist.c reads
+ * it with hist_drain_array). No key hashing, no insertion.
+ */
+#define HIST_ARRAY(name, n)                                                  \
+	struct {                                                             \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                     \
+		__uint(max_entries, 2 * (n));                                \
+		__type(key, __u32);                                          \
+		__type(value, struct hist);                                  \
+	} name SEC(".maps")
+
 static const struct hist hist_zero;
 
 static __always_inline __u32 hist_current_gen(void)
@@ -71,6 +84,17 @@ static __always_inline void hist_add(void *map, void *key, __u64 v)
 			return;
 	}
 	hist_record(h, v);
+}
+
+/* Add v to histogram idx (< n) of the current generation of an array. */
+static __always_inline void hist_add_slot(void *map, __u32 n, __u32 idx,
+					  __u64 v)
+{
+	__u32 slot = hist_current_gen() * n + idx;
+	struct hist *h = bpf_map_lookup_elem(map, &slot);
+
+	if (h)
+		hist_record(h, v);
 }
 
 #endif /* HIST_BPF_H */

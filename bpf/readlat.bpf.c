@@ -28,7 +28,8 @@ struct {
 	__type(value, __u64);
 } start SEC(".maps");
 
-HIST_MAP(hists, struct readlat_key, 4096);
+HIST_MAP(hists, struct readlat_key, 4096);	/* -P */
+HIST_ARRAY(totals, 3);				/* by enum readlat_kind */
 
 static __always_inline void on_enter(void)
 {
@@ -52,13 +53,19 @@ static __always_inline void on_exit(long ret)
 		return;
 	t0 = *ts;
 	*ts = 0;
-	key.gen = hist_current_gen();
-	if (targ_per_process) {
-		key.tgid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(key.comm, sizeof(key.comm));
+	t0 = (bpf_ktime_get_ns() - t0) / targ_unit_ns;
+	if (!targ_per_process) {
+		hist_add_slot(&totals, 3,
+			      ret < 0 ? READLAT_FAILED : READLAT_OK, t0);
+		if (targ_size && ret >= 0)
+			hist_add_slot(&totals, 3, READLAT_SIZE, ret);
+		return;
 	}
+	key.gen = hist_current_gen();
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	key.kind = ret < 0 ? READLAT_FAILED : READLAT_OK;
-	hist_add(&hists, &key, (bpf_ktime_get_ns() - t0) / targ_unit_ns);
+	hist_add(&hists, &key, t0);
 	if (targ_size && ret >= 0) {
 		key.kind = READLAT_SIZE;
 		hist_add(&hists, &key, ret);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -196,6 +197,8 @@ int hist_flip(struct bpf_object *obj)
 	next = gen ^ 1;
 	if (bpf_map_update_elem(fd, &zero, &next, BPF_ANY))
 		return -1;
+	/* A BPF program runs for microseconds; 1 ms is a wide margin. */
+	usleep(1000);
 	return gen;
 }
 
@@ -242,4 +245,45 @@ cleanup:
 	free(vals);
 	free(sum);
 	return err ? err : n;
+}
+
+int hist_drain_array(struct bpf_map *map, uint32_t gen, uint32_t n,
+		     int (*fn)(const void *key, const struct hist *h,
+			       void *ctx),
+		     void *ctx)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(map);
+	struct hist *vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
+	struct hist *sum = calloc(1, sizeof(*sum));
+	int err = 0, i;
+	uint32_t k;
+
+	if (!vals || !sum || ncpu <= 0) {
+		err = -1;
+		goto cleanup;
+	}
+	for (k = 0; k < n; k++) {
+		uint32_t slot = gen * n + k;
+
+		if (bpf_map_lookup_elem(fd, &slot, vals)) {
+			err = -1;
+			goto cleanup;
+		}
+		hist_clear(sum);
+		for (i = 0; i < ncpu; i++)
+			hist_merge(sum, &vals[i]);
+		memset(vals, 0, ncpu * sizeof(*vals));
+		if (bpf_map_update_elem(fd, &slot, vals, BPF_ANY)) {
+			err = -1;
+			goto cleanup;
+		}
+		if (sum->count && fn && fn(&k, sum, ctx) < 0) {
+			err = -1;
+			goto cleanup;
+		}
+	}
+cleanup:
+	free(vals);
+	free(sum);
+	return err;
 }

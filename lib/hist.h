@@ -51,8 +51,9 @@ void hist_json(struct jw *w, const struct hist *h,
 	       const struct hist_unit *unit);
 
 /*
- * Start a new interval: flip the generation in map "hist_gen" of obj.
- * Returns the generation to read, or -1.
+ * Start a new interval: flip the generation in map "hist_gen" of obj, then
+ * give programs that read the old generation just before the flip a
+ * moment to finish. Returns the generation to read, or -1.
  */
 int hist_flip(struct bpf_object *obj);
 
@@ -64,5 +65,14 @@ int hist_flip(struct bpf_object *obj);
 int hist_drain(struct bpf_map *map, uint32_t gen,
 	       int (*fn)(const void *key, const struct hist *h, void *ctx),
 	       void *ctx);
+
+/*
+ * The same for a per-CPU array of 2 * n histograms (HIST_ARRAY): hand the
+ * n of generation gen to fn (key: a __u32 index 0..n-1) and zero them.
+ */
+int hist_drain_array(struct bpf_map *map, uint32_t gen, uint32_t n,
+		     int (*fn)(const void *key, const struct hist *h,
+			       void *ctx),
+		     void *ctx);
 
 #endif /* KIT_HIST_H */

@@ -12,6 +12,7 @@
 #include "escape.h"
 #include "hist.h"
 #include "kit.h"
+#include "metrics.h"
 #include "readlat.h"
 #include "readlat.skel.h"
 
@@ -156,6 +157,86 @@ static int print_one(const void *k, const struct hist *h, void *arg)
 	return 0;
 }
 
+/* --metrics: latency by result (ok, failed), and sizes; per process
+ * with -P. */
+static struct kit_family *lat_metric, *size_metric;
+
+static void declare_metrics(struct kit_metrics *m)
+{
+	static uint64_t lat_bounds[160], size_bounds[160];
+	uint64_t ns = env.unit->ns;
+	struct kit_metric_desc d = {
+		.name = "bpfkit_read_latency_seconds",
+		.help = "Latency of read-family system calls, by result (ok "
+			"or failed).",
+		.type = KIT_HISTOGRAM,
+		.unit = "seconds",
+		.scale = kit_metrics_hist_scale(env.unit),
+		.bounds = lat_bounds,
+		.snapshot = true,
+	};
+	int n = 0;
+
+	if (env.per_process) {
+		d.labels[n++] = "pid";
+		d.labels[n++] = "comm";
+	}
+	d.labels[n] = "result";
+	/* 4 buckets per power of two, from 64 ns to about 34 s */
+	d.nbounds = kit_metrics_hist_bounds(lat_bounds, 160,
+					    ns < 64 ? 64 / ns : 1,
+					    (1ULL << 35) / ns, 2);
+	lat_metric = kit_metrics_family(m, &d);
+	if (!env.size)
+		return;
+	d.name = "bpfkit_read_size_bytes";
+	d.help = "Bytes returned by successful read-family system calls.";
+	d.unit = "bytes";
+	d.scale = 0;
+	d.labels[n] = NULL;
+	d.bounds = size_bounds;
+	d.nbounds = kit_metrics_hist_bounds(size_bounds, 160, 1, 1ULL << 30,
+					    2);
+	size_metric = kit_metrics_family(m, &d);
+}
+
+static struct kit_series *metric_series(const struct readlat_key *key)
+{
+	char pid[16], comm[17];
+	const char *v[3];
+	int n = 0;
+
+	if (env.per_process) {
+		snprintf(pid, sizeof(pid), "%u", key->tgid);
+		snprintf(comm, sizeof(comm), "%.16s", key->comm);
+		v[n++] = pid;
+		v[n++] = comm;
+	}
+	if (key->kind == READLAT_SIZE)
+		return size_metric ? kit_series(size_metric, v) : NULL;
+	v[n] = key->kind == READLAT_FAILED ? "failed" : "ok";
+	return lat_metric ? kit_series(lat_metric, v) : NULL;
+}
+
+/* Before a scrape: what the kernel holds now, on top of what was kept
+ * from the intervals drained so far. */
+static int peek_one(const void *k, const struct hist *h, void *ctx)
+{
+	struct kit_series *s = metric_series(k);
+
+	if (s)
+		kit_hist_add_hist(s, h);
+	return 0;
+}
+
+static int update_metrics(struct kit *kit, void *obj, struct kit_metrics *m)
+{
+	struct readlat_bpf *skel = obj;
+
+	return kit_metrics_hist_peek(skel->maps.hists, peek_one, NULL) < 0 ?
+		       -1 : 0;
+}
+
 /* Print in a stable order: by process, then latency, failed, size. */
 struct entry {
 	struct readlat_key key;
@@ -171,6 +252,13 @@ static int collect_one(const void *k, const struct hist *h, void *arg)
 {
 	struct collect *c = arg;
 	struct entry *e;
+	struct readlat_key total = { 0 };
+
+	/* from the array of totals, the key is the kind */
+	if (!env.per_process) {
+		total.kind = *(const uint32_t *)k;
+		k = &total;
+	}
 
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 16;
@@ -180,6 +268,12 @@ static int collect_one(const void *k, const struct hist *h, void *arg)
 			return -1;
 		c->v = v;
 		c->cap = cap;
+	}
+	if (lat_metric) {
+		struct kit_series *s = metric_series(k);
+
+		if (s)
+			kit_hist_keep_hist(s, h);
 	}
 	e = &c->v[c->n];
 	memcpy(&e->key, k, sizeof(e->key));
@@ -220,7 +314,11 @@ static int print_interval(struct kit *kit, void *obj, bool final)
 		sb_printf(&ctx.sb, "\n%s\n", now);
 	}
 	gen = hist_flip(kit->obj);
-	if (gen < 0 || hist_drain(skel->maps.hists, gen, collect_one, &c) < 0) {
+	if (gen < 0 ||
+	    (env.per_process ?
+		     hist_drain(skel->maps.hists, gen, collect_one, &c) :
+		     hist_drain_array(skel->maps.totals, gen, 3, collect_one,
+				      &c)) < 0) {
 		kit_error("reading the histograms failed");
 		err = -1;
 		goto cleanup;
@@ -250,6 +348,8 @@ static int configure(struct kit *kit, void *obj)
 	skel->rodata->targ_per_process = env.per_process;
 	skel->rodata->targ_size = env.size;
 	skel->rodata->targ_unit_ns = env.unit->ns;
+	if (kit->metrics)
+		declare_metrics(kit->metrics);
 	return 0;
 }
 
@@ -291,6 +391,7 @@ static const struct kit_tool tool = {
 	.hooks = hooks,
 	.configure = configure,
 	.interval = print_interval,
+	.metrics = update_metrics,
 };
 
 int main(int argc, char **argv)
