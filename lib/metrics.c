@@ -578,6 +578,36 @@ int kit_metrics_hist_peek(struct bpf_map *map,
 	return err ? -1 : n;
 }
 
+int kit_metrics_hist_peek_array(struct bpf_map *map, uint32_t n,
+				int (*fn)(const void *key,
+					  const struct hist *h, void *ctx),
+				void *ctx)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(map);
+	uint32_t slots = bpf_map__max_entries(map), k, slot;
+	struct hist *vals = xcalloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
+	struct hist *sum = xcalloc(1, sizeof(*sum));
+	int err = ncpu > 0 ? 0 : -1, i;
+
+	/* Both generations of each index: slots k, n + k, ... */
+	for (k = 0; !err && k < n; k++) {
+		hist_clear(sum);
+		for (slot = k; slot < slots; slot += n) {
+			if (bpf_map_lookup_elem(fd, &slot, vals)) {
+				err = -1;
+				break;
+			}
+			for (i = 0; i < ncpu; i++)
+				hist_merge(sum, &vals[i]);
+		}
+		if (!err && sum->count && fn(&k, sum, ctx) < 0)
+			err = -1;
+	}
+	free(vals);
+	free(sum);
+	return err;
+}
+
 void kit_metrics_reset_snapshots(struct kit_metrics *m)
 {
 	struct kit_family *f;

@@ -148,6 +148,13 @@ int kit_metrics_hist_peek(struct bpf_map *map,
 				    void *ctx),
 			  void *ctx);
 
+/* The same for the array form (hist_drain_array): every generation of
+ * each index 0..n-1, merged; fn gets a __u32 index as its key. */
+int kit_metrics_hist_peek_array(struct bpf_map *map, uint32_t n,
+				int (*fn)(const void *key,
+					  const struct hist *h, void *ctx),
+				void *ctx);
+
 enum kit_expo_format {
 	KIT_EXPO_TEXT,		/* text/plain; version=0.0.4 */
 	KIT_EXPO_OPENMETRICS,	/* application/openmetrics-text; 1.0.0 */

@@ -222,8 +222,15 @@ static struct kit_series *metric_series(const struct readlat_key *key)
  * from the intervals drained so far. */
 static int peek_one(const void *k, const struct hist *h, void *ctx)
 {
-	struct kit_series *s = metric_series(k);
+	struct readlat_key total = { 0 };
+	struct kit_series *s;
 
+	/* from the array of totals, the key is the kind */
+	if (!env.per_process) {
+		total.kind = *(const uint32_t *)k;
+		k = &total;
+	}
+	s = metric_series(k);
 	if (s)
 		kit_hist_add_hist(s, h);
 	return 0;
@@ -232,9 +239,12 @@ static int peek_one(const void *k, const struct hist *h, void *ctx)
 static int update_metrics(struct kit *kit, void *obj, struct kit_metrics *m)
 {
 	struct readlat_bpf *skel = obj;
+	int n = env.per_process ?
+			kit_metrics_hist_peek(skel->maps.hists, peek_one, NULL) :
+			kit_metrics_hist_peek_array(skel->maps.totals, 3,
+						    peek_one, NULL);
 
-	return kit_metrics_hist_peek(skel->maps.hists, peek_one, NULL) < 0 ?
-		       -1 : 0;
+	return n < 0 ? -1 : 0;
 }
 
 /* Print in a stable order: by process, then latency, failed, size. */
