@@ -254,6 +254,7 @@ FAMILIES = {
     "tcpretrans": ["bpfkit_tcp_retransmits_total"],
     "oomkill": ["bpfkit_oom_kills_total"],
     "biolatency": ["bpfkit_block_io_latency_seconds"],
+    "readlat": ["bpfkit_read_latency_seconds"],
 }
 HEALTH = ["bpfkit_bpf_program_runs_total",
           "bpfkit_bpf_program_run_seconds_total", "bpfkit_attach_info"]
@@ -860,3 +861,141 @@ def test_biolatency_intervals_per_disk_cumulative_and_file():
             merged["sum"] += o["sum"]
             merged["buckets"] += o["buckets"]
         check_against_tool_hist(h, merged, 1000)
+
+
+# ---- readlat, and Prometheus end to end -----------------------------------
+
+# Reads of a cached file (fast), reads from a pipe fed with a delay (slow:
+# about 1 in 50, so that p99 falls among them), failed reads; then the
+# child says "done" and waits for its end without another read (select),
+# so that nothing changes after the last scrape.
+READ_LOAD = """
+import select, threading, time
+f = os.open(PATH, os.O_RDONLY)
+for i in range(FAST):
+    os.pread(f, 64, 0)
+r, w = os.pipe()
+def writer():
+    for i in range(SLOW):
+        time.sleep(0.002)
+        os.write(w, b"x")
+t = threading.Thread(target=writer)
+t.start()
+for i in range(SLOW):
+    os.read(r, 1)
+t.join()
+for i in range(FAILED):
+    try:
+        os.read(9999, 1)
+    except OSError:
+        pass
+sys.stdout.write("done\\n")
+sys.stdout.flush()
+select.select([sys.stdin], [], [])
+"""
+
+
+def read_load(path, fast, slow, failed):
+    code = (READ_LOAD.replace("PATH", repr(path))
+            .replace("FAST", str(fast)).replace("SLOW", str(slow))
+            .replace("FAILED", str(failed)))
+    return spawn_python(code, name="kitreadlat")
+
+
+def wait_done(child):
+    go(child)
+    line = child.stdout.readline()
+    assert line == b"done\n", (line, child.stderr.read())
+
+
+def readlat_objs(t):
+    return {(o["kind"]): o for o in t.json() if o["count"]}
+
+
+def test_readlat_histograms_equal_its_own():
+    """Totals (the kernel's per-CPU array) and per process (-P, a hash
+    map), once at the end and with 1 s intervals that drain the maps."""
+    for extra in ([], ["-P"], ["-P", "1"], ["1"]):
+        with tempdir() as d:
+            path = os.path.join(d, "data")
+            with open(path, "wb") as f:
+                f.write(b"z" * 4096)
+            child = read_load(path, 200, 5, 3)
+            t, url = start("readlat", "-j", "--size", "-p", child.pid,
+                           *extra)
+            with t:
+                wait_done(child)
+                if "1" in extra:  # an interval has drained them
+                    t.wait_for(lambda: sum(o["count"] for o in t.json()
+                                           if o["kind"] == "failed") == 3,
+                               what="an interval")
+                fams = check_both_formats(url)
+                finish(child)
+                assert t.stop() == 0
+        per = {}
+        for o in t.json():  # every interval, merged
+            m = per.setdefault(o["kind"], {"count": 0, "sum": 0,
+                                           "buckets": []})
+            m["count"] += o["count"]
+            m["sum"] += o["sum"]
+            m["buckets"] += o["buckets"]
+        who = ((("comm", "kitreadlat"), ("pid", str(child.pid)))
+               if "-P" in extra else ())
+        hists = histograms(fams)
+        lat = hists[("bpfkit_read_latency_seconds",
+                     tuple(sorted(who + (("result", "ok"),))))]
+        bad = hists[("bpfkit_read_latency_seconds",
+                     tuple(sorted(who + (("result", "failed"),))))]
+        size = hists[("bpfkit_read_size_bytes", who)]
+        assert per["failed"]["count"] == 3, (extra, per)
+        assert per["latency"]["count"] >= 205, (extra, per)
+        check_against_tool_hist(bad, per["failed"], 1)
+        check_against_tool_hist(lat, per["latency"], 1)
+        # Sizes are bytes: bounds and sum are plain numbers.
+        assert size["count"] == per["size"]["count"]
+        assert size["sum"] == per["size"]["sum"]
+
+
+def test_prometheus_histogram_quantile_agrees_with_tool_p99():
+    """A real Prometheus scrapes readlat during a load; its
+    histogram_quantile(0.99) lies within one bucket of the tool's own
+    p99, and its _count is the tool's count."""
+    with tempdir() as d:
+        path = os.path.join(d, "data")
+        with open(path, "wb") as f:
+            f.write(b"z" * 4096)
+        child = read_load(path, 2000, 40, 5)
+        t, url = start("readlat", "-j", "-p", child.pid)
+        prom = None
+        try:
+            prom = Prometheus(urllib.parse.urlsplit(url).netloc)
+            wait_done(child)
+            tgt = prom.wait_scraped_after(time.time())
+            assert tgt["lastError"] == "", tgt
+            sel = 'bpfkit_read_latency_seconds_bucket{result="ok"}'
+            res = prom.query(f"histogram_quantile(0.99, {sel})")
+            assert len(res) == 1, res
+            prom_p99 = float(res[0]["value"][1])
+            res = prom.query('bpfkit_read_latency_seconds_count'
+                             '{result="ok"}')
+            prom_count = float(res[0]["value"][1])
+            fams = parse_exposition(scrape(url)[2], om=False)
+            finish(child)
+            assert t.stop() == 0
+        finally:
+            if prom:
+                prom.stop()
+            t.kill()
+    tool = readlat_objs(t)["latency"]
+    tool_p99 = tool["p99"] * {"ns": 1, "us": 1e3, "ms": 1e6}[tool["unit"]] \
+        / 1e9
+    les = [le for le, _ in histograms(fams)[
+        ("bpfkit_read_latency_seconds", (("result", "ok"),))]["buckets"]]
+    i_prom, i_tool = bucket_index(les, prom_p99), bucket_index(les, tool_p99)
+    print(f"p99: prometheus {prom_p99:.9f} s (bucket {i_prom}), "
+          f"readlat {tool_p99:.9f} s (bucket {i_tool}); count "
+          f"{prom_count:.0f} / {tool['count']}")
+    assert prom_count == tool["count"] >= 2040, (prom_count, tool["count"])
+    assert abs(i_prom - i_tool) <= 1, (prom_p99, tool_p99, les)
+    # The slow reads waited about 2 ms: p99 is among them.
+    assert 1e-3 < tool_p99 < 0.5, tool_p99
