@@ -29,7 +29,7 @@ UNITS    := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf)
 MHD_CFLAGS    := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
-MHD_LIBS      := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+MHD_LIBS      := -ldl  # lib/mhd.c loads libmicrohttpd when --metrics is used
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter \
 	    -Wno-missing-field-initializers
