@@ -11,7 +11,9 @@
  * read; it is not lost, but counted with the next read of that generation.
  *
  * Maps are per-CPU, and updated with atomic adds, since a program in
- * interrupt context can interrupt another one on the same CPU.
+ * interrupt context can interrupt another one on the same CPU. Keyed maps
+ * are not preallocated: a histogram is 8 KiB per CPU, and most keys of a
+ * large map are never used.
  */
 #ifndef HIST_BPF_H
 #define HIST_BPF_H
@@ -29,6 +31,7 @@ struct {
 #define HIST_MAP(name, key_type, entries)                                    \
 	struct {                                                             \
 		__uint(type, BPF_MAP_TYPE_PERCPU_HASH);                      \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                        \
 		__uint(max_entries, entries);                                \
 		__type(key, key_type);                                       \
 		__type(value, struct hist);                                  \
@@ -62,6 +65,7 @@ static __always_inline void hist_record(struct hist *h, __u64 v)
 
 	if (idx >= HIST_NBUCKETS)
 		return;
+	idx &= HIST_STORAGE - 1;	/* for older verifiers: a known bound */
 	/* min and max are best effort under nesting; the rest is exact */
 	if (!h->count || v < h->min)
 		h->min = v;

@@ -16,13 +16,16 @@
 #define HIST_SUB	(1 << HIST_SUB_BITS)
 #define HIST_MAX_LOG2	47
 #define HIST_NBUCKETS	((HIST_MAX_LOG2 - HIST_SUB_BITS + 2) * HIST_SUB)
+/* Room for the buckets, a power of two: the BPF side masks the index with
+ * it, a bound every verifier keeps track of. */
+#define HIST_STORAGE	1024
 
 struct hist {
 	unsigned long long count;
 	unsigned long long sum;
 	unsigned long long min;		/* valid when count > 0 */
 	unsigned long long max;
-	unsigned long long buckets[HIST_NBUCKETS];
+	unsigned long long buckets[HIST_STORAGE]; /* [HIST_NBUCKETS] used */
 };
 
 /* floor(log2(v)) for v > 0, without loops (the verifier likes that). */

@@ -28,7 +28,7 @@ struct {
 	__type(value, __u64);
 } start SEC(".maps");
 
-HIST_MAP(hists, struct readlat_key, 4096);	/* -P */
+HIST_MAP(hists, struct readlat_key, 1024);	/* -P */
 HIST_ARRAY(totals, 3);				/* by enum readlat_kind */
 
 static __always_inline void on_enter(void)

@@ -313,8 +313,13 @@ static int choose(struct kit *kit)
 		if (p->chosen[i] >= 0)
 			continue;
 		if (h->flags & KIT_HOOK_OPTIONAL) {
-			kit_verbose("hook %s: skipped (%s)", h->name,
-				    p->why[i][0]);
+			/* absent is expected; refused by the kernel is not */
+			if (p->failed[i])
+				kit_error("warning: not tracing %s: %s",
+					  h->name, p->why[i][0]);
+			else
+				kit_verbose("hook %s: skipped (%s)", h->name,
+					    p->why[i][0]);
 			continue;
 		}
 		msg[0] = '\0';
@@ -327,7 +332,15 @@ static int choose(struct kit *kit)
 		kit_error("cannot attach %s: %s", h->name, msg);
 		return -1;
 	}
-	return 0;
+	for (i = 0; i < p->nhooks; i++)
+		if (p->chosen[i] >= 0)
+			return 0;
+	/* Only optional hooks, and none of them available. */
+	kit_error("nothing to attach: %s: %s: %s",
+		  p->nhooks ? p->hooks[0]->name : "no hooks",
+		  p->nhooks ? kit_mech_name(p->hooks[0]->alts[0].mech) : "-",
+		  p->nhooks ? p->why[0][0] : "-");
+	return -1;
 }
 
 /* Autoload exactly the programs of the chosen alternatives. */
