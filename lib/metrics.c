@@ -1367,17 +1367,24 @@ static int start_http(struct kit *kit, struct metrics_srv *srv, int epfd,
 int kit_metrics_start(struct kit *kit, int epfd, uint64_t tag)
 {
 	struct metrics_srv *srv;
+	const char *env;
 
 	if (!kit->metrics)
 		return 0;
 	srv = kit->metrics->srv;
 	/* Run-time statistics cost every BPF program on the machine a
-	 * little; we hold them on only while we run. */
-	srv->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (srv->stats_fd < 0)
-		kit_error("WARNING: cannot enable BPF run-time statistics "
-			  "(%s): no bpfkit_bpf_program_* metrics",
-			  strerror(errno));
+	 * little; we hold them on only while we run, and not at all with
+	 * BPFKIT_BPF_STATS=0. */
+	env = getenv("BPFKIT_BPF_STATS");
+	if (env && !strcmp(env, "0")) {
+		srv->stats_fd = -1;
+	} else {
+		srv->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (srv->stats_fd < 0)
+			kit_error("WARNING: cannot enable BPF run-time "
+				  "statistics (%s): no bpfkit_bpf_program_* "
+				  "metrics", strerror(errno));
+	}
 	srv->ncpus = libbpf_num_possible_cpus();
 	if (srv->ncpus > 0)
 		srv->percpu = xcalloc(srv->ncpus, sizeof(uint64_t));

@@ -346,6 +346,20 @@ def test_health_metrics():
     assert sum(1 for e in t.json() if e["path"] == path) == 50
 
 
+def test_bpf_stats_can_be_left_off():
+    """BPFKIT_BPF_STATS=0: no run-time statistics, and no metrics
+    pretending to have them; the rest as usual."""
+    t, url = start("opensnoop", "-n", "kit-none",
+                   env={"BPFKIT_BPF_STATS": "0"})
+    with t:
+        fams = check_both_formats(url)
+        assert t.stop() == 0
+    assert "bpfkit_bpf_program_runs_total" not in fams
+    assert "bpfkit_bpf_program_run_seconds_total" not in fams
+    assert "bpfkit_events_total" in fams and "bpfkit_opens_total" in fams
+    assert "WARNING" not in t.stderr
+
+
 def test_label_cardinality_is_capped():
     """1100 distinct comms: 1000 series, the rest in one 'other' series."""
     code = ("import ctypes\nlibc = ctypes.CDLL(None)\n"
