@@ -15,6 +15,7 @@ DESTDIR    ?=
 SBINDIR    ?= $(PREFIX)/sbin
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
+LLVM_STRIP ?= llvm-strip
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
 
@@ -66,6 +67,7 @@ run: all
 $(OUT)/%.bpf.o: bpf/%.bpf.c | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@ # DWARF: libbpf needs only the BTF
 
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
