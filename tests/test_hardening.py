@@ -159,7 +159,7 @@ def cycle_signal(tool, feat, sig):
 
 
 def cycle_duration(tool, feat):
-    with Tool(tool, "-d", "0.2", *base_args(feat)) as t:
+    with Tool(tool, "--duration", "0.2", *base_args(feat)) as t:
         t.wait_ready()
         held, pid = owned(t.proc.pid), t.proc.pid
         rc = t.wait_exit(10)
@@ -179,7 +179,7 @@ def cycle_command(tool, feat):
 def cycle_pid_exit(tool, feat):
     target = subprocess.Popen(["sleep", "30"])
     try:
-        with Tool(tool, "-p", target.pid) as t:
+        with Tool(tool, "--pid", target.pid) as t:
             t.wait_ready()
             held, pid = owned(t.proc.pid), t.proc.pid
             target.kill()
@@ -576,7 +576,7 @@ def test_tracefs_absent_and_unmountable_says_what_to_do():
             "mount --move $d /sys/kernel/btf\n"
             "rmdir $d\n"
             "mount -o remount,ro /sys/kernel\n"
-            f"exec {tool_path(tool)} -d 0.2 \"$@\"")
+            f"exec {tool_path(tool)} --duration 0.2 \"$@\"")
         _one_line_failure(_in_private_sys(script) + ["sh", "--attach",
                                                      "tracepoint"],
                           r"tracefs.*mount -t tracefs")
