@@ -440,29 +440,6 @@ void kit_gauge_set(struct kit_series *s, double v)
 	s->gauge = v;
 }
 
-static size_t bucket_of(const struct kit_family *f, uint64_t v);
-
-void kit_hist_observe(struct kit_series *s, uint64_t v)
-{
-	s->buckets[bucket_of(s->fam, v)]++;
-	s->count++;
-	s->sum += v;
-}
-
-void kit_hist_add(struct kit_series *s, const uint64_t *counts, size_t n,
-		  uint64_t sum)
-{
-	size_t i;
-
-	if (n > s->fam->nbounds + 1)
-		n = s->fam->nbounds + 1;
-	for (i = 0; i < n; i++) {
-		s->buckets[i] += counts[i];
-		s->count += counts[i];
-	}
-	s->sum += sum;
-}
-
 /* The first bound >= v; nbounds: above them all ("+Inf"). */
 static size_t bucket_of(const struct kit_family *f, uint64_t v)
 {
@@ -477,6 +454,31 @@ static size_t bucket_of(const struct kit_family *f, uint64_t v)
 			hi = mid;
 	}
 	return lo;
+}
+
+void kit_hist_observe(struct kit_series *s, uint64_t v)
+{
+	if (s->fam->type != KIT_HISTOGRAM)
+		return;
+	s->buckets[bucket_of(s->fam, v)]++;
+	s->count++;
+	s->sum += v;
+}
+
+void kit_hist_add(struct kit_series *s, const uint64_t *counts, size_t n,
+		  uint64_t sum)
+{
+	size_t i;
+
+	if (s->fam->type != KIT_HISTOGRAM)
+		return;
+	if (n > s->fam->nbounds + 1)
+		n = s->fam->nbounds + 1;
+	for (i = 0; i < n; i++) {
+		s->buckets[i] += counts[i];
+		s->count += counts[i];
+	}
+	s->sum += sum;
 }
 
 static void add_hist(const struct kit_family *f, uint64_t *buckets,
@@ -974,6 +976,7 @@ struct metrics_srv {
 	const char *file;
 	uint64_t file_period_ns, next_file_ns;
 	bool file_failing;	/* reported; quiet until it works again */
+	bool update_failing;	/* the same for the tool's callback */
 	bool started;
 	int stats_fd;		/* holds BPF_STATS_RUN_TIME on */
 	uint64_t *percpu;
@@ -1257,8 +1260,13 @@ static int update(struct kit *kit)
 	kit_metrics_reset_snapshots(kit->metrics);
 	update_health(kit, srv);
 	if (kit->tool->metrics &&
-	    kit->tool->metrics(kit, kit->skel, kit->metrics) < 0)
+	    kit->tool->metrics(kit, kit->skel, kit->metrics) < 0) {
+		if (!srv->update_failing)
+			kit_error("reading the metrics from the kernel failed");
+		srv->update_failing = true;
 		return -1;
+	}
+	srv->update_failing = false;
 	return 0;
 }
 
