@@ -7,7 +7,7 @@
  * who connected and when, keyed by the socket. The socket's next state
  * change (ESTABLISHED, or CLOSE on a reset, a timeout or an abort; often
  * in softirq context) is the outcome: we send one event with both, or
- * count it (-c), or add its latency to a histogram.
+ * count it (-c), or add its latency to a histogram (-H).
  *
  * All of it is one program on the socket state change, observed one of
  * five ways, best first: tp_btf, raw_tp or tracepoint on
@@ -20,6 +20,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "kit.bpf.h"
+#include "hist.bpf.h"
 #include "net.bpf.h"
 #include "tcpconnect.h"
 
@@ -27,6 +28,7 @@ const volatile __u8 mode = TCPCONNECT_EVENTS;
 const volatile __u16 targ_family = 0;	/* 0: both */
 const volatile bool count_sport = false; /* -c -s: key on the local port */
 const volatile bool failed_only = false;
+const volatile bool hist_ms = false;	/* -H -m: milliseconds */
 const volatile bool filter_dport = false;
 const volatile bool filter_lport = false;
 const volatile __u64 dports[NET_PORT_WORDS] = {};
@@ -60,6 +62,9 @@ struct {
 	__type(key, struct tcpconnect_flow);
 	__type(value, struct tcpconnect_count);
 } counts SEC(".maps");
+
+/* -H: latencies of the connects that succeeded (0) and that failed (1). */
+HIST_ARRAY(hists, TCPCONNECT_NHISTS);
 
 /* The filters that need the destination, known at SYN_SENT. */
 static __always_inline bool dest_filtered(void)
@@ -135,6 +140,14 @@ static __always_inline void connect_done(const struct start *s, int state,
 		return;
 	if (mode == TCPCONNECT_COUNT) {
 		count_flow(t, established);
+		return;
+	}
+	if (mode == TCPCONNECT_HIST) {
+		hist_add_slot(&hists, TCPCONNECT_NHISTS,
+			      established ? TCPCONNECT_HIST_OK :
+					    TCPCONNECT_HIST_FAILED,
+			      (bpf_ktime_get_ns() - s->ts) /
+				      (hist_ms ? 1000000 : 1000));
 		return;
 	}
 	if (failed_only && established)

@@ -11,6 +11,13 @@ enum tcpconnect_mode {
 	TCPCONNECT_HIST,	/* latency histogram, kept in the kernel */
 };
 
+/* -H: the histograms, by outcome. */
+enum tcpconnect_hist {
+	TCPCONNECT_HIST_OK,
+	TCPCONNECT_HIST_FAILED,
+	TCPCONNECT_NHISTS,
+};
+
 /* One connect, sent when its outcome is known. */
 struct tcpconnect_event {
 	unsigned long long ts;		/* the outcome, bpf_ktime_get_ns() */

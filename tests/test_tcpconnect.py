@@ -304,6 +304,54 @@ def test_count_mode_counts_exactly():
         assert {r["sport"] for r in res[:2]} <= ports, (res, body)
 
 
+def test_histogram_mode_counts_and_latencies():
+    n_ok, n_refused = 20, 3
+    with netns() as ns:
+        _, p4, p6 = listener(ns)
+        targets = ([(4, "127.0.0.1", p4)] * (n_ok - 1) + [(6, "::1", p6)] +
+                   [(4, "127.0.0.1", 9)] * n_refused)
+        c = client(ns, targets)
+        with Tool("tcpconnect", "-H", "-j", "-p", c.pid) as t:
+            t.wait_ready()
+            res = results(c)
+            assert t.wait_exit() == 0, t.stderr  # -p: ends with the client
+            t.stop()
+        hists = {h["result"]: h for h in t.json()}
+        assert set(hists) == {"established", "failed"}, t.stdout
+        ok, bad = hists["established"], hists["failed"]
+        assert ok["count"] == n_ok and bad["count"] == n_refused, hists
+        for h, rs in ((ok, res[:n_ok]), (bad, res[n_ok:])):
+            assert h["unit"] == "us" and h["interval"] == 1
+            assert sum(b["count"] for b in h["buckets"]) == h["count"]
+            # Latencies are whole microseconds within connect()'s span.
+            assert 0 <= h["min"] <= h["p50"] <= h["p99"] <= h["max"], h
+            assert h["max"] <= max(r["ns"] for r in rs) / 1000, (h, rs)
+            assert h["sum"] <= sum(r["ns"] for r in rs) / 1000, (h, rs)
+
+
+def test_histogram_intervals_and_text():
+    with netns() as ns:
+        _, p4, _ = listener(ns)
+        with Tool("tcpconnect", "-H", "-j", "0.4", "3") as t:
+            t.wait_ready()
+            assert t.wait_exit(timeout=10) == 0, t.stderr
+            t.stop()
+        ivs = [h["interval"] for h in t.json() if h["result"] ==
+               "established"]
+        assert ivs == [1, 2, 3], t.stdout  # one per interval, even empty
+        c = client(ns, [(4, "127.0.0.1", p4)] * 5)
+        with Tool("tcpconnect", "-H", "-m", "-p", c.pid) as t:
+            t.wait_ready()
+            results(c)
+            t.wait_exit()
+            t.stop()
+        out = t.stdout
+        assert "connect latency, established:" in out, out
+        assert "msecs" in out and "distribution" in out, out
+        assert "count 5, " in out and "p99" in out, out
+        assert "failed:" not in out, out
+
+
 def test_command_mode_traces_child_only():
     with netns() as ns:
         _, p4, _ = listener(ns)
@@ -383,7 +431,9 @@ def test_usage_errors_are_one_line_exit_2():
                  ["-P", "10-5"], ["-P", "80,"], ["-L", ""],
                  ["--raddr", "1.2.3"], ["--raddr", "10.0.0.0/33"],
                  ["--laddr", "::1/129"], ["-4", "--raddr", "::1"],
-                 ["-c", "-x"], ["-t", "5"], ["-p", "x"], ["--bogus"]):
+                 ["-c", "-x"], ["-t", "5"], ["-p", "x"], ["--bogus"],
+                 ["1"], ["-H", "-c"], ["-H", "-x"], ["-m"],
+                 ["-H", "0"], ["-H", "1", "0"], ["-H", "1", "2", "3"]):
         rc, out, err = run_tool("tcpconnect", *args)
         assert rc == 2, (args, rc, err)
         assert len(err.strip().splitlines()) == 1, (args, err)

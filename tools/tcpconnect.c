@@ -2,15 +2,17 @@
 /*
  * tcpconnect: trace active TCP connections (connect()), IPv4 and IPv6, each
  * reported at its outcome with its latency: connected, or failed and why.
- * -c counts connects per flow instead.
+ * -c counts connects per flow instead, -H makes latency histograms.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 
+#include "hist.h"
 #include "kit.h"
 #include "metrics.h"
 #include "net.h"
@@ -28,6 +30,8 @@ static struct {
 	bool print_uid;
 	bool sport;
 	bool failed;
+	bool hist;
+	bool hist_ms;
 	unsigned short family;
 	bool filter_dport;
 	bool filter_lport;
@@ -55,6 +59,11 @@ static const struct argp_option options[] = {
 	{ "ipv4", '4', NULL, 0, "Only IPv4" },
 	{ "ipv6", '6', NULL, 0, "Only IPv6" },
 	{ "failed", 'x', NULL, 0, "Only connects that failed" },
+	{ "histogram", 'H', NULL, 0,
+	  "Instead of events: histograms of connect latency (established, "
+	  "and failed), with percentiles, every INTERVAL seconds or at the "
+	  "end" },
+	{ "milliseconds", 'm', NULL, 0, "With -H: in milliseconds" },
 	{},
 };
 
@@ -100,6 +109,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'x':
 		env.failed = true;
 		break;
+	case 'H':
+		env.hist = true;
+		break;
+	case 'm':
+		env.hist_ms = true;
+		break;
 	case 'P':
 		parse_ports("port list", arg, env.dports);
 		env.filter_dport = true;
@@ -132,6 +147,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (env.count && env.failed)
 			kit_usage_error("-c counts failures already: -x "
 					"cannot be combined with it");
+		if (env.hist && (env.count || env.failed))
+			kit_usage_error("-H cannot be combined with -c or -x");
+		if (env.hist_ms && !env.hist)
+			kit_usage_error("-m is for histograms (-H)");
 		return ARGP_ERR_UNKNOWN;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -375,13 +394,101 @@ static int print_counts(struct kit *kit, void *obj)
 	return err;
 }
 
+/* ---- -H: latency histograms per interval -------------------------------- */
+
+static const char *const hist_names[TCPCONNECT_NHISTS] = {
+	[TCPCONNECT_HIST_OK] = "established",
+	[TCPCONNECT_HIST_FAILED] = "failed",
+};
+
+struct hist_ctx {
+	struct kit *kit;
+	struct strbuf sb;
+	char time[32];		/* the end of the interval, ISO 8601 */
+	bool printed[TCPCONNECT_NHISTS];
+};
+
+static const struct hist_unit *hist_unit(void)
+{
+	return env.hist_ms ? &HIST_MSECS : &HIST_USECS;
+}
+
+static int print_hist(const void *key, const struct hist *h, void *arg)
+{
+	uint32_t idx = *(const uint32_t *)key;
+	struct hist_ctx *ctx = arg;
+	struct jw w;
+
+	if (idx >= TCPCONNECT_NHISTS)
+		return 0;
+	ctx->printed[idx] = true;
+	if (ctx->kit->opts.json) {
+		jw_init(&w, &ctx->sb);
+		jw_obj_begin(&w);
+		jw_kv_str(&w, "time", ctx->time);
+		jw_kv_u64(&w, "interval", ctx->kit->intervals);
+		jw_kv_str(&w, "result", hist_names[idx]);
+		hist_json(&w, h, hist_unit());
+		jw_obj_end(&w);
+		sb_putc(&ctx->sb, '\n');
+		return 0;
+	}
+	sb_printf(&ctx->sb, "\nconnect latency, %s:\n", hist_names[idx]);
+	hist_print_log2(&ctx->sb, h, hist_unit());
+	hist_print_summary(&ctx->sb, h, hist_unit());
+	return 0;
+}
+
+/* One interval: both histograms (the established one even when empty). */
+static int print_interval(struct kit *kit, void *obj, bool final)
+{
+	struct tcpconnect_bpf *skel = obj;
+	struct hist_ctx ctx = { .kit = kit };
+	static const struct hist empty;
+	uint32_t ok = TCPCONNECT_HIST_OK;
+	struct timespec ts;
+	struct tm tm;
+	int gen, err = 0;
+
+	if (!env.hist)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(ctx.time, sizeof(ctx.time), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (kit->opts.timestamp && !kit->opts.json) {
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(ctx.time, sizeof(ctx.time), "%H:%M:%S", &tm);
+		sb_printf(&ctx.sb, "\n%s\n", ctx.time);
+	}
+	gen = hist_flip(kit->obj);
+	if (gen < 0 || hist_drain_array(skel->maps.hists, gen,
+					TCPCONNECT_NHISTS, print_hist,
+					&ctx) < 0) {
+		kit_error("reading the histograms failed");
+		err = -1;
+		goto cleanup;
+	}
+	if (!ctx.printed[TCPCONNECT_HIST_OK])
+		print_hist(&ok, &empty, &ctx);
+	if (fwrite(ctx.sb.buf, 1, ctx.sb.len, kit->out.f) != ctx.sb.len)
+		err = -1;
+cleanup:
+	sb_free(&ctx.sb);
+	return err ? err : kit_out_flush(&kit->out);
+}
+
 /* ---- the life of the tool ---------------------------------------------- */
 
 static int configure(struct kit *kit, void *obj)
 {
 	struct tcpconnect_bpf *skel = obj;
 
-	skel->rodata->mode = env.count ? TCPCONNECT_COUNT : TCPCONNECT_EVENTS;
+	if (!env.hist && kit->opts.interval_ns)
+		kit_usage_error("an interval is for histograms (-H)");
+	skel->rodata->mode = env.count ? TCPCONNECT_COUNT :
+			     env.hist  ? TCPCONNECT_HIST :
+					 TCPCONNECT_EVENTS;
+	skel->rodata->hist_ms = env.hist_ms;
 	skel->rodata->targ_family = env.family;
 	skel->rodata->count_sport = env.sport;
 	skel->rodata->failed_only = env.failed;
@@ -396,9 +503,9 @@ static int configure(struct kit *kit, void *obj)
 
 static int start(struct kit *kit, void *skel)
 {
-	if (kit->metrics && !env.count)
+	if (kit->metrics && !env.count && !env.hist)
 		declare_metrics(kit->metrics);
-	if (env.count)
+	if (env.count || env.hist)
 		return 0;
 	kit_out_show(&kit->out, COL_TIME, kit->opts.timestamp || env.timestamp);
 	kit_out_show(&kit->out, COL_UID, env.print_uid);
@@ -425,12 +532,14 @@ static const struct kit_tool tool = {
 		"  tcpconnect -P 80,443       # only to ports 80 and 443\n"
 		"  tcpconnect -6 --raddr fd00::/8  # IPv6 to fd00::/8 only\n"
 		"  tcpconnect -c -s           # count per flow and local port\n"
+		"  tcpconnect -H -P 443 1 60  # latency histograms, 1 s x 60\n"
 		"  tcpconnect -j -d 10 > c.ndjson  # 10 s of JSON\n"
 		"  tcpconnect -- curl -s http://example.com/  # one command\n",
 	.tracing = "Tracing TCP connects",
 	.options = options,
 	.parse = parse_arg,
 	.long_only = KIT_OPT_TID, /* -t is BCC's timestamp */
+	.interval_args = true,	  /* with -H */
 	KIT_SKEL(tcpconnect_bpf),
 	.hooks = hooks,
 	.cols = columns,
@@ -439,6 +548,7 @@ static const struct kit_tool tool = {
 	.configure = configure,
 	.start = start,
 	.event = handle_event,
+	.interval = print_interval,
 	.finish = finish,
 };
 
