@@ -479,6 +479,27 @@ def test_dev_full_at_start_fails_in_one_line():
     assert len(err.splitlines()) == 1, err
 
 
+def test_large_interval_output_error_is_reported():
+    """readlat -P prints one histogram per process each interval: with
+    many processes that is more than stdio buffers at once, so the write
+    error surfaces in fwrite rather than in the flush. It must still be
+    reported in one line, exit 1, nothing left."""
+    if not os.path.exists(tool_path("readlat")):
+        raise Skip("readlat is not built yet")
+    with open("/dev/full", "wb") as full:
+        t = OutTool("readlat", "-P", "0.5", stdout=full)
+    with t:
+        t.wait_ready()
+        held, pid = owned(t.proc.pid), t.proc.pid
+        for _ in range(60):
+            subprocess.run(["dd", "if=/dev/zero", "of=/dev/null", "bs=1",
+                            "count=50"], stderr=subprocess.DEVNULL)
+        rc = t.wait_exit(10)
+    assert rc == 1, (rc, t.stderr)
+    assert "write error: No space left on device" in t.stderr, t.stderr
+    check_gone(held, pid)
+
+
 def test_closed_pipe_in_json_mode_ends_cleanly():
     """The reader of -j output goes away: exit 0, no error, nothing
     left (the text case is the 'pipe' teardown method)."""
