@@ -69,6 +69,14 @@ static __always_inline void emit(const struct args *a, long ret,
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	len = bpf_probe_read_user_str(e->path, sizeof(e->path), a->fname);
 	e->path_len = len > 0 ? len : 0;
+	e->truncated = 0;
+	if (len == sizeof(e->path)) {
+		/* full buffer: cut off, unless the NUL was the last byte */
+		char next = 0;
+
+		bpf_probe_read_user(&next, 1, a->fname + sizeof(e->path) - 1);
+		e->truncated = next != 0;
+	}
 	kit_event_submit(e);
 }
 

@@ -22,7 +22,7 @@ struct open_event {
 	unsigned int mode;
 	unsigned short path_len; /* bytes read, with the NUL; 0: unreadable */
 	unsigned char syscall;	/* enum open_syscall */
-	unsigned char pad;
+	unsigned char truncated; /* the name is longer than path[] */
 	char comm[16];
 	char path[OPENSNOOP_PATH_MAX];
 };

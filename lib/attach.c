@@ -336,7 +336,7 @@ static int choose(struct kit *kit)
 		if (p->chosen[i] >= 0)
 			return 0;
 	/* Only optional hooks, and none of them available. */
-	kit_error("nothing to attach: %s: %s: %s",
+	kit_error("cannot attach anything: %s: %s: %s",
 		  p->nhooks ? p->hooks[0]->name : "no hooks",
 		  p->nhooks ? kit_mech_name(p->hooks[0]->alts[0].mech) : "-",
 		  p->nhooks ? p->why[0][0] : "-");

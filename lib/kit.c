@@ -172,8 +172,9 @@ static int parse_mechs(const char *s, unsigned int *mask)
 	char buf[128], *tok, *save = NULL;
 	int m;
 
-	if (!*s || strlen(s) >= sizeof(buf))
-		return -1;
+	if (!*s || strlen(s) >= sizeof(buf) || s[0] == ',' ||
+	    s[strlen(s) - 1] == ',' || strstr(s, ",,"))
+		return -1;	/* empty items: strtok would skip them */
 	strcpy(buf, s);
 	*mask = 0;
 	for (tok = strtok_r(buf, ",", &save); tok;
@@ -373,6 +374,21 @@ static void parse_args(struct kit *kit, int argc, char **argv)
 	free(opts);
 }
 
+/* A regular file we may execute (access() says yes to directories). */
+static bool is_executable(const char *path)
+{
+	struct stat st;
+
+	errno = 0;
+	if (access(path, X_OK) || stat(path, &st))
+		return false;
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
+		return false;
+	}
+	return true;
+}
+
 /* Reject what cannot work before anything is loaded. */
 static void validate(struct kit *kit)
 {
@@ -401,15 +417,15 @@ static void validate(struct kit *kit)
 		     d = strtok_r(NULL, ":", &save)) {
 			snprintf(full, sizeof(full), "%s/%s", d,
 				 o->command[0]);
-			found = access(full, X_OK) == 0;
+			found = is_executable(full);
 		}
 		free(dirs);
 		if (!found)
 			kit_usage_error("command not found: %s",
 					o->command[0]);
-	} else if (o->command && access(o->command[0], X_OK)) {
+	} else if (o->command && !is_executable(o->command[0])) {
 		kit_usage_error("cannot run %s: %s", o->command[0],
-				strerror(errno));
+				errno ? strerror(errno) : "not an executable file");
 	}
 }
 

@@ -186,7 +186,7 @@ static int handle_event(struct kit *kit, const void *data, size_t size)
 	const struct open_event *e = data;
 	struct kit_out *o = &kit->out;
 	char flags[256], mode[16], full[PATH_MAX + OPENSNOOP_PATH_MAX];
-	bool truncated = e->path_len >= sizeof(e->path);
+	bool truncated = e->truncated;
 	int fd = e->ret >= 0 ? e->ret : -1;
 	int err = e->ret >= 0 ? 0 : -e->ret;
 
