@@ -53,8 +53,9 @@ static void parse_syscalls(const char *arg)
 	char buf[256], *tok, *save = NULL;
 	int i;
 
-	if (!*arg || strlen(arg) >= sizeof(buf))
-		kit_usage_error("invalid --syscalls '%s'", arg);
+	if (!*arg || strlen(arg) >= sizeof(buf) || arg[0] == ',' ||
+	    arg[strlen(arg) - 1] == ',' || strstr(arg, ",,"))
+		kit_usage_error("invalid --syscalls '%s': an empty item", arg);
 	strcpy(buf, arg);
 	memset(env.syscalls, 0, sizeof(env.syscalls));
 	for (tok = strtok_r(buf, ",", &save); tok;
