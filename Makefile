@@ -134,4 +134,7 @@ clean:
 # Keep skeletons and BPF objects: they are cheap to keep, slow to redo.
 .SECONDARY:
 
+# Further entry points: mk/sanitize.mk (make sanitize, fuzz, soak), ...
+include $(wildcard mk/*.mk)
+
 -include $(wildcard $(OUT)/*.d $(OUT)/lib/*.d $(OUT)/tools/*.d $(OUT)/tests/*.d)
