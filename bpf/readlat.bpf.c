@@ -41,6 +41,8 @@ static __always_inline void on_enter(void)
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (ts)
 		*ts = bpf_ktime_get_ns();
+	else	/* no memory, or the storage busy on this CPU: say so */
+		kit_stat_inc(KIT_STAT_LOST);
 }
 
 static __always_inline void on_exit(long ret)
@@ -48,8 +50,13 @@ static __always_inline void on_exit(long ret)
 	struct readlat_key key = {};
 	__u64 *ts, t0;
 
-	ts = bpf_task_storage_get(&start, bpf_get_current_task_btf(), 0, 0);
-	if (!ts || !*ts)
+	ts = bpf_task_storage_get(&start, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts) {
+		kit_stat_inc(KIT_STAT_LOST);
+		return;
+	}
+	if (!*ts)	/* entered before we attached, or not traced */
 		return;
 	t0 = *ts;
 	*ts = 0;

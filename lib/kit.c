@@ -568,9 +568,12 @@ static void check_lost(struct kit *kit)
 	uint64_t lost = read_stat(kit, KIT_STAT_LOST);
 
 	if (lost > kit->lost) {
-		kit_error("WARNING: %llu events lost (ring buffer full; "
-			  "a larger --buffer-size may help)",
-			  (unsigned long long)(lost - kit->lost));
+		kit_error("WARNING: %llu events lost%s",
+			  (unsigned long long)(lost - kit->lost),
+			  kit->tool->event ? " (ring buffer full; a larger "
+					     "--buffer-size may help)" :
+					     " (the kernel could not record "
+					     "them)");
 		kit->lost = lost;
 	}
 }
