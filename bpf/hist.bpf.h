@@ -61,11 +61,13 @@ static __always_inline __u32 hist_current_gen(void)
 
 static __always_inline void hist_record(struct hist *h, __u64 v)
 {
-	__u32 idx = hist_bucket(v);
+	__u64 idx = hist_bucket(v);
 
-	if (idx >= HIST_NBUCKETS)
-		return;
-	idx &= HIST_STORAGE - 1;	/* for older verifiers: a known bound */
+	/*
+	 * idx < HIST_NBUCKETS already, but 6.1's verifier loses that bound;
+	 * a mask it sees (in asm, so the compiler cannot drop it) keeps it.
+	 */
+	asm volatile("%0 &= %1" : "+r"(idx) : "i"(HIST_STORAGE - 1));
 	/* min and max are best effort under nesting; the rest is exact */
 	if (!h->count || v < h->min)
 		h->min = v;

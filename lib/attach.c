@@ -277,6 +277,22 @@ static bool disabled_by_env(const struct kit_alt *alt)
 	return false;
 }
 
+/* One line: why each way to attach hook i was not taken. */
+static void report_unattachable(struct kit_priv *p, int i)
+{
+	const struct kit_hook *h = p->hooks[i];
+	char msg[512] = "";
+	size_t off = 0;
+	int a;
+
+	for (a = 0; a < KIT_MAX_ALTS && h->alts[a].progs[0]; a++)
+		off += snprintf(msg + off, off < sizeof(msg) ?
+					sizeof(msg) - off : 0,
+				"%s%s: %s", a ? "; " : "",
+				kit_mech_name(h->alts[a].mech), p->why[i][a]);
+	kit_error("cannot attach %s: %s", h->name, msg);
+}
+
 /* Pick an alternative for every hook. */
 static int choose(struct kit *kit)
 {
@@ -285,8 +301,6 @@ static int choose(struct kit *kit)
 
 	for (i = 0; i < p->nhooks; i++) {
 		const struct kit_hook *h = p->hooks[i];
-		char msg[512];
-		size_t off = 0;
 
 		p->chosen[i] = -1;
 		for (a = 0; a < KIT_MAX_ALTS && h->alts[a].progs[0]; a++) {
@@ -322,24 +336,18 @@ static int choose(struct kit *kit)
 					    p->why[i][0]);
 			continue;
 		}
-		msg[0] = '\0';
-		for (a = 0; a < KIT_MAX_ALTS && h->alts[a].progs[0]; a++)
-			off += snprintf(msg + off, off < sizeof(msg) ?
-						sizeof(msg) - off : 0,
-					"%s%s: %s", a ? "; " : "",
-					kit_mech_name(h->alts[a].mech),
-					p->why[i][a]);
-		kit_error("cannot attach %s: %s", h->name, msg);
+		report_unattachable(p, i);
 		return -1;
 	}
 	for (i = 0; i < p->nhooks; i++)
 		if (p->chosen[i] >= 0)
 			return 0;
-	/* Only optional hooks, and none of them available. */
-	kit_error("cannot attach anything: %s: %s: %s",
-		  p->nhooks ? p->hooks[0]->name : "no hooks",
-		  p->nhooks ? kit_mech_name(p->hooks[0]->alts[0].mech) : "-",
-		  p->nhooks ? p->why[0][0] : "-");
+	/* Only optional hooks, and none of them available: say why for the
+	 * first, as for a required one. */
+	if (p->nhooks)
+		report_unattachable(p, 0);
+	else
+		kit_error("cannot attach anything: the tool has no hooks");
 	return -1;
 }
 
