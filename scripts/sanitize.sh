@@ -6,7 +6,11 @@
 # tool's stderr (the tests check stderr), and are printed at the end.
 #
 #   scripts/sanitize.sh [tests/test_x.py ...]
-#   OUT=build-asan (default)  CC=cc (gcc or clang)
+#   OUT=build-asan (default)  CC=clang (default)
+#
+# clang by default: its ASan and UBSan share one runtime, which honours
+# log_path for both. With gcc (CC=gcc), UBSan reports ignore log_path and
+# go to the tool's stderr, where only the failing test sees them.
 #
 # The BPF objects are the same as in a normal build; only the loader side
 # is instrumented. Needs root, like the test suite.
@@ -14,14 +18,22 @@ set -eu
 cd "$(dirname "$0")/.."
 
 OUT=${OUT:-build-asan}
+CC=${CC:-clang}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+FLAGS="-O1 -g -fno-omit-frame-pointer $SAN"
 LOGS=$(mktemp -d /tmp/bpfkit-sanitize.XXXXXX)
 trap 'rm -rf "$LOGS"' EXIT
 
 # CFLAGS from the environment: the Makefile appends its own flags to it
 # (a CFLAGS= on make's command line would replace them).
-CFLAGS="-O1 -g -fno-omit-frame-pointer $SAN" \
-	make --no-print-directory OUT="$OUT" LDFLAGS="$SAN" tools unit
+# make does not rebuild for another compiler or other flags: start over.
+if [ "$(cat "$OUT/.sanitize" 2>/dev/null)" != "$CC $FLAGS" ]; then
+	rm -rf "$OUT"
+	mkdir -p "$OUT"
+	echo "$CC $FLAGS" >"$OUT/.sanitize"
+fi
+CFLAGS="$FLAGS" make --no-print-directory CC="$CC" OUT="$OUT" \
+	LDFLAGS="$SAN" tools unit
 
 export ASAN_OPTIONS="log_path=$LOGS/asan:detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="log_path=$LOGS/ubsan:print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"

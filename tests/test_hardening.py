@@ -145,8 +145,9 @@ def can_poke(tool):
 # ---- one start/stop cycle ----------------------------------------------------
 
 def base_args(feat):
-    """Arguments for a cycle: interval tools print every 0.1 s."""
-    return ["0.1"] if feat["interval"] else []
+    """Arguments for a cycle: histogram tools (an interval, no event ring
+    buffer) print every 0.1 s."""
+    return ["0.1"] if feat["interval"] and not feat["buffer"] else []
 
 
 def cycle_signal(tool, feat, sig):
@@ -232,7 +233,7 @@ def teardown_cycles(tool):
                if (m != "command" or feat["command"])
                and (m != "pid_exit" or feat["pid"])
                and (m != "duration" or feat["duration"])
-               and (m != "pipe" or can_poke(tool) or feat["interval"])]
+               and (m != "pipe" or can_poke(tool) or base_args(feat))]
     skipped = sorted(set(END_METHODS) - set(methods))
     n = cycles_for(tool)
     counts = dict.fromkeys(methods, 0)
