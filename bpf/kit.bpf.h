@@ -68,6 +68,21 @@ static __always_inline void kit_event_submit(void *e)
 	bpf_ringbuf_submit(e, flags);
 }
 
+/*
+ * Copy size bytes of an event built elsewhere (a per-CPU scratch buffer)
+ * into the ring buffer: for events whose useful size is known only once
+ * they are built (a path), so that only the bytes used travel.
+ */
+static __always_inline void kit_event_output(void *e, __u64 size)
+{
+	__u64 avail = bpf_ringbuf_query(&kit_events, BPF_RB_AVAIL_DATA);
+	__u64 flags = avail > kit_cfg.rb_wakeup_bytes ? BPF_RB_FORCE_WAKEUP :
+							  BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_output(&kit_events, e, size, flags))
+		kit_stat_inc(KIT_STAT_LOST);
+}
+
 static __always_inline void kit_event_discard(void *e)
 {
 	bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);

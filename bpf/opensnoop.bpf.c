@@ -45,16 +45,25 @@ struct {
 	__type(value, struct args);
 } start SEC(".maps");
 
+/* Events are built here, then only their used bytes are sent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct open_event);
+} scratch SEC(".maps");
+
 static __always_inline void emit(const struct args *a, long ret,
 				 enum open_syscall sc)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct open_event *e;
+	__u32 zero = 0;
 	long len;
 
 	if (targ_failed && ret >= 0)
 		return;
-	e = kit_event_reserve(sizeof(*e));
+	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return;
 	e->ts = bpf_ktime_get_ns();
@@ -77,7 +86,12 @@ static __always_inline void emit(const struct args *a, long ret,
 		bpf_probe_read_user(&next, 1, a->fname + sizeof(e->path) - 1);
 		e->truncated = next != 0;
 	}
-	kit_event_submit(e);
+	len = e->path_len;
+	if (len < 1)
+		len = 1;
+	if (len > OPENSNOOP_PATH_MAX)
+		len = OPENSNOOP_PATH_MAX;
+	kit_event_output(e, offsetof(struct open_event, path) + len);
 }
 
 /* The user registers of the current syscall, still holding its arguments

@@ -157,7 +157,7 @@ static bool resolve_path(const struct open_event *e, char *out, size_t len)
 		return false;
 	dir[n] = '\0';
 	snprintf(out, len, "%s/%.*s", strcmp(dir, "/") ? dir : "",
-		 (int)sizeof(e->path), e->path);
+		 (int)strnlen(e->path, e->path_len), e->path);
 	return true;
 }
 
@@ -184,6 +184,10 @@ static int handle_event(struct kit *kit, const void *data, size_t size)
 {
 	static const char *const sysnames[] = { "open", "openat", "openat2" };
 	const struct open_event *e = data;
+	/* only the used part of path[] was sent */
+	size_t path_max = size > offsetof(struct open_event, path) ?
+				  size - offsetof(struct open_event, path) :
+				  0;
 	struct kit_out *o = &kit->out;
 	char flags[256], mode[16], full[PATH_MAX + OPENSNOOP_PATH_MAX];
 	bool truncated = e->truncated;
@@ -209,8 +213,7 @@ static int handle_event(struct kit *kit, const void *data, size_t size)
 	if (env.full_path && resolve_path(e, full, sizeof(full)))
 		kit_col_str_trunc(o, COL_PATH, full, sizeof(full), truncated);
 	else
-		kit_col_str_trunc(o, COL_PATH, e->path, sizeof(e->path),
-				  truncated);
+		kit_col_str_trunc(o, COL_PATH, e->path, path_max, truncated);
 	return kit_row_end(o);
 }
 
