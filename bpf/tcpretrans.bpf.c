@@ -6,8 +6,8 @@
  * Retransmissions happen in timer or packet-receive context (softirq), not
  * in the task that owns the socket: everything is read from the socket.
  * The hook is tcp:tcp_retransmit_skb, best first as tp_btf, raw_tp or
- * tracepoint; else fexit or kprobe on __tcp_retransmit_skb, the function
- * that fires it.
+ * tracepoint; else fentry/fexit or kprobes on tcp_retransmit_skb and
+ * __tcp_retransmit_skb, the functions around it.
  *
  * Tail loss probes (-l): when the loss-probe timer fires, the kernel
  * retransmits the last segment from inside the timer handler, which leaves
@@ -171,19 +171,85 @@ int tr_retrans_tp(struct retransmit_record *ctx)
 	return 0;
 }
 
-SEC("fexit/__tcp_retransmit_skb")
-int BPF_PROG(tr_retrans_fexit, struct sock *sk, struct sk_buff *skb, int segs,
+/*
+ * Without the tracepoint: the kernel retransmits through
+ * tcp_retransmit_skb(), which calls __tcp_retransmit_skb(); tail loss
+ * probes call the latter directly. Some builds inline the inner function
+ * into the wrapper (Debian's 6.1), others do not (6.12), so we hook both
+ * and report from the inner one only when the wrapper is not running for
+ * the same socket on this CPU (retransmissions run with bottom halves off:
+ * they do not nest on one CPU).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} in_wrapper SEC(".maps");
+
+static __always_inline void set_wrapper(const struct sock *sk)
+{
+	__u32 zero = 0;
+	__u64 *slot = bpf_map_lookup_elem(&in_wrapper, &zero);
+
+	if (slot)
+		*slot = (__u64)sk;
+}
+
+static __always_inline bool inside_wrapper(const struct sock *sk)
+{
+	__u32 zero = 0;
+	__u64 *slot = bpf_map_lookup_elem(&in_wrapper, &zero);
+
+	return slot && *slot == (__u64)sk;
+}
+
+SEC("fentry/tcp_retransmit_skb")
+int BPF_PROG(tr_wrap_fentry, struct sock *sk)
+{
+	set_wrapper(sk);
+	return 0;
+}
+
+SEC("fexit/tcp_retransmit_skb")
+int BPF_PROG(tr_wrap_fexit, struct sock *sk, struct sk_buff *skb, int segs,
 	     int ret)
 {
+	set_wrapper(NULL);
 	on_retransmit(sk, skb, ret);
 	return 0;
 }
 
-/* Before the send: a failure cannot be told apart here. */
-SEC("kprobe/__tcp_retransmit_skb")
-int BPF_KPROBE(tr_retrans_kprobe, struct sock *sk, struct sk_buff *skb)
+SEC("fexit/__tcp_retransmit_skb")
+int BPF_PROG(tr_inner_fexit, struct sock *sk, struct sk_buff *skb, int segs,
+	     int ret)
 {
+	if (!inside_wrapper(sk))
+		on_retransmit(sk, skb, ret);
+	return 0;
+}
+
+/* Before the send: a failure cannot be told apart here. */
+SEC("kprobe/tcp_retransmit_skb")
+int BPF_KPROBE(tr_wrap_kprobe, struct sock *sk, struct sk_buff *skb)
+{
+	set_wrapper(sk);
 	on_retransmit(sk, skb, 0);
+	return 0;
+}
+
+SEC("kretprobe/tcp_retransmit_skb")
+int BPF_KRETPROBE(tr_wrap_kretprobe)
+{
+	set_wrapper(NULL);
+	return 0;
+}
+
+SEC("kprobe/__tcp_retransmit_skb")
+int BPF_KPROBE(tr_inner_kprobe, struct sock *sk, struct sk_buff *skb)
+{
+	if (!inside_wrapper(sk))
+		on_retransmit(sk, skb, 0);
 	return 0;
 }
 

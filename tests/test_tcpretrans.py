@@ -193,14 +193,7 @@ def test_syn_retransmit_in_syn_sent():
                 "    time.sleep(0.01)\n"
                 "assert retrans() > before, 'no SYN retransmission'\n")
         for mech in ("tp_btf", "raw_tp", "tracepoint"):
-            c = ns.python(code)
-            with Tool("tcpretrans", "-j", "-v", "--attach", mech,
-                      "-P", port) as t:
-                t.wait_ready()
-                _, err = c.communicate("go\n", timeout=30)
-                assert c.returncode == 0, err
-                t.wait_for(lambda: t.json(), what="a SYN retransmission")
-                t.stop()
+            t = syn_retransmit_traced(ns, code, mech, port)
             assert f"hook tcp_retransmit_skb: {mech} " in t.stderr
             evs = t.json()
             assert evs and all(e["dport"] == port for e in evs), evs
@@ -208,6 +201,47 @@ def test_syn_retransmit_in_syn_sent():
             assert e["state"] == "SYN_SENT" and e["netns"] == ns.inode()
             assert e["saddr"] == e["daddr"] == "127.0.0.1", e
             assert e["end_seq"] - e["seq"] == 1, e  # a SYN: one sequence
+
+
+def syn_retransmit_traced(ns, code, mech, port, tries=3):
+    """Run the SYN-retransmitting child under the tool. The kernel runs a
+    classic tracepoint's program only when no other kprobe or tracepoint
+    program is running on that CPU (bpf_prog_active): with other tracers
+    on the machine, it may skip ours, and says so in the program's
+    recursion_misses. Only then is the run tried again."""
+    for attempt in range(tries):
+        c = ns.python(code)
+        with Tool("tcpretrans", "-j", "-v", "--attach", mech,
+                  "-P", port) as t:
+            t.wait_ready()
+            _, err = c.communicate("go\n", timeout=30)
+            assert c.returncode == 0, err
+            try:
+                t.wait_for(lambda: t.json(), timeout=5,
+                           what="a SYN retransmission")
+            except AssertionError:
+                missed = recursion_misses(t.proc.pid)
+                t.stop()
+                if missed and attempt + 1 < tries:
+                    continue
+                raise AssertionError(f"{mech}: no event; the kernel "
+                                     f"skipped the program {missed} times")
+            t.stop()
+            return t
+
+
+def recursion_misses(pid):
+    """Sum of recursion_misses over the BPF programs pid holds."""
+    total = 0
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith("recursion_misses:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
 
 
 def test_filters():
