@@ -441,14 +441,17 @@ class Workload:
         self.floors = {}  # tuple(hooks) -> floor Tracer
         self.ref = None  # the reference floor
 
-    def floor_for(self, hooks, label, bench):
+    def floor_for(self, hooks, label, bench, events=True):
+        """The floor on these hooks (made once per workload); events:
+        whether the workload's prober fires them."""
         key = tuple(sorted(hooks))
         if key not in self.floors:
             t = Tracer(f'floor: {label}', 'floor',
                        [os.path.join(bench, 'floor')] + list(key),
-                       ready=r'^Tracing', hooks=list(key))
+                       ready=r'^Tracing', hooks=list(key), events=events)
             self.floors[key] = t
             self.tracers.append(t)
+        self.floors[key].events |= events
         return self.floors[key]
 
 
@@ -573,10 +576,10 @@ def make_plan(env, p):
                              'floor is the default hook set')
             hooks = TOOL_REFERENCE[name]
         floor = w.floor_for(hooks, f'{name}\'s own hooks '
-                            f'({describe_hooks(hooks)})', bench)
+                            f'({describe_hooks(hooks)})', bench, events)
         ref = TOOL_REFERENCE[name]
         ref = w.floor_for(ref, f'reference for {name} '
-                          f'({describe_hooks(ref)})', bench)
+                          f'({describe_hooks(ref)})', bench, events)
         w.tracers.append(Tracer(f'bpfkit {name}', 'ours', [path],
                                 ready=r'^Tracing', events=events,
                                 floor=floor, ref=ref))
