@@ -982,7 +982,8 @@ def cost_table(w):
         if t.error and not t.samples:
             rows.append(f'| {t.name} | {t.error} | | | | | |')
             continue
-        ref = t.ref or (w.ref if t.kind == 'floor' else None)
+        ref = t.ref or (w.ref if t.kind == 'floor' and fires(w, t)
+                        else None)
         rows.append('| ' + ' | '.join([
             t.name, spread(t.samples),
             '-' if t.kind == 'none' else spread(t.added, '+.0f'),
