@@ -287,6 +287,17 @@ void kit_col_time(struct kit_out *o, int col, uint64_t ktime_ns,
 	col_end(o, col, off);
 }
 
+int kit_out_write(struct kit_out *o, const char *buf, size_t len)
+{
+	if (o->err)
+		return -1;
+	if (len && fwrite(buf, 1, len, o->f) != len) {
+		o->err = errno ? errno : EIO;
+		return -1;
+	}
+	return kit_out_flush(o);
+}
+
 int kit_out_flush(struct kit_out *o)
 {
 	if (o->err)

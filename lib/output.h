@@ -95,6 +95,10 @@ void kit_col_time(struct kit_out *o, int col, uint64_t ktime_ns,
 /* Wall-clock time for a bpf_ktime_get_ns() value, in ns since the epoch. */
 int64_t kit_ktime_to_wall(const struct kit_out *o, uint64_t ktime_ns);
 
+/* Write pre-formatted output (histograms) and flush; -1 and o->err set on
+ * a write error. */
+int kit_out_write(struct kit_out *o, const char *buf, size_t len);
+
 /* Flush; returns -1 and sets o->err on a write error. */
 int kit_out_flush(struct kit_out *o);
 

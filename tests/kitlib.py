@@ -31,17 +31,25 @@ def require_bpf():
         raise Skip("kernel has no BTF (/sys/kernel/btf/vmlinux)")
 
 
+def _bpftool_list(kind):
+    """bpftool -j KIND show. It fails when an object goes away between its
+    listing and its lookup (other tracers come and go): try again."""
+    for attempt in range(20):
+        p = subprocess.run(["bpftool", "-j", kind, "show"],
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            return json.loads(p.stdout or "[]")
+        time.sleep(0.05)
+    raise AssertionError(f"bpftool {kind} show keeps failing: {p.stderr}")
+
+
 def bpf_prog_ids():
     """IDs and names of the BPF programs loaded now."""
-    out = subprocess.run(["bpftool", "-j", "prog", "show"],
-                         capture_output=True, text=True, check=True).stdout
-    return {p["id"]: p.get("name", "") for p in json.loads(out or "[]")}
+    return {p["id"]: p.get("name", "") for p in _bpftool_list("prog")}
 
 
 def bpf_link_ids():
-    out = subprocess.run(["bpftool", "-j", "link", "show"],
-                         capture_output=True, text=True, check=True).stdout
-    return {l["id"] for l in json.loads(out or "[]")}
+    return {l["id"] for l in _bpftool_list("link")}
 
 
 class Tool:

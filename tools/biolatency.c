@@ -285,11 +285,10 @@ static int print_interval(struct kit *kit, void *obj, bool final)
 
 		print_one(&none, &empty, &ctx);
 	}
-	if (fwrite(ctx.sb.buf, 1, ctx.sb.len, kit->out.f) != ctx.sb.len)
-		err = -1;
+	err = kit_out_write(&kit->out, ctx.sb.buf, ctx.sb.len);
 cleanup:
 	sb_free(&ctx.sb);
-	return err ? err : kit_out_flush(&kit->out);
+	return err;
 }
 
 static int configure(struct kit *kit, void *obj)

@@ -342,14 +342,13 @@ static int print_interval(struct kit *kit, void *obj, bool final)
 
 		print_one(&none, &empty, &ctx);
 	}
-	if (fwrite(ctx.sb.buf, 1, ctx.sb.len, kit->out.f) != ctx.sb.len)
-		err = -1;
+	err = kit_out_write(&kit->out, ctx.sb.buf, ctx.sb.len);
 cleanup:
 	for (i = 0; i < c.n; i++)
 		free(c.v[i].h);
 	free(c.v);
 	sb_free(&ctx.sb);
-	return err ? err : kit_out_flush(&kit->out);
+	return err;
 }
 
 static int configure(struct kit *kit, void *obj)
