@@ -563,9 +563,40 @@ static uint64_t read_stat(struct kit *kit, enum kit_stat stat)
 	return sum;
 }
 
+/*
+ * Runs of our programs the kernel skipped: a tracepoint or kprobe program
+ * does not run while another BPF program runs on that CPU, and such an
+ * event never reaches us. Counted by the kernel per program (5.12+).
+ */
+static uint64_t read_missed(struct kit *kit)
+{
+	struct bpf_program *prog;
+	uint64_t sum = 0;
+
+	if (!kit->obj)
+		return 0;
+	bpf_object__for_each_program(prog, kit->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
 static void check_lost(struct kit *kit)
 {
 	uint64_t lost = read_stat(kit, KIT_STAT_LOST);
+	uint64_t missed = read_missed(kit);
+
+	if (missed > kit->missed) {
+		kit_error("WARNING: %llu events missed (the kernel skipped our "
+			  "program while another BPF program ran on that CPU)",
+			  (unsigned long long)(missed - kit->missed));
+		kit->missed = missed;
+	}
 
 	if (lost > kit->lost) {
 		kit_error("WARNING: %llu events lost%s",
@@ -922,10 +953,11 @@ int kit_main(const struct kit_tool *tool, int argc, char **argv)
 	ret = kit.child_pid ? priv.child_status : 0;
 cleanup:
 	check_lost(&kit);
-	if (kit.lost || kit_verbosity > 0)
-		kit_error("%llu events, %llu lost",
+	if (kit.lost || kit.missed || kit_verbosity > 0)
+		kit_error("%llu events, %llu lost, %llu missed",
 			  (unsigned long long)kit.events,
-			  (unsigned long long)kit.lost);
+			  (unsigned long long)kit.lost,
+			  (unsigned long long)kit.missed);
 	report_output_error(&kit);
 	if (kit.out.err == EPIPE && ret == 1)
 		ret = 0;

@@ -154,6 +154,7 @@ struct kit {
 	struct bpf_object *obj;
 	uint64_t events;	/* records handled */
 	uint64_t lost;		/* records the kernel could not deliver */
+	uint64_t missed;	/* runs the kernel skipped (recursion) */
 	uint64_t intervals;	/* intervals printed */
 	int child_pid;		/* -- COMMAND, or 0 */
 	bool exiting;
