@@ -87,6 +87,48 @@ struct bpf_map *kit_map(struct kit *kit, const char *name)
 	return kit->obj ? bpf_object__find_map_by_name(kit->obj, name) : NULL;
 }
 
+void *kit_map_read_all(struct bpf_map *map, size_t elem_size, size_t val_off,
+		       int (*cmp)(const void *, const void *), size_t *n)
+{
+	int fd = bpf_map__fd(map);
+	size_t cap = 0;
+	char *v = NULL, *grown;
+
+	*n = 0;
+	for (;;) {
+		/* the key to go on from: the last one read (v may move) */
+		char *prev = *n ? v + (*n - 1) * elem_size : NULL;
+		char *elem;
+
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(v, cap * elem_size);
+			if (!grown) {
+				free(v);
+				*n = 1;
+				return NULL;
+			}
+			v = grown;
+			prev = *n ? v + (*n - 1) * elem_size : NULL;
+		}
+		elem = v + *n * elem_size;
+		if (bpf_map_get_next_key(fd, prev, elem))
+			break;
+		/* an entry deleted meanwhile is skipped: go on from prev */
+		if (bpf_map_lookup_elem(fd, elem, elem + val_off) == 0)
+			(*n)++;
+		else if (!prev)
+			break;
+	}
+	if (*n && cmp)
+		qsort(v, *n, elem_size, cmp);
+	if (!*n) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;

@@ -186,6 +186,15 @@ uint64_t kit_arg_u64(const char *opt, const char *arg, uint64_t min,
 /* The mechanism's name as used by --attach ("tp_btf", "kprobe", ...). */
 const char *kit_mech_name(enum kit_mech mech);
 
+/*
+ * Every entry of a (not per-CPU) map, read into an array of elem_size-byte
+ * elements, the key at offset 0 and the value at val_off, sorted with cmp
+ * (if not NULL). *n is the count; NULL with *n == 1 means out of memory,
+ * NULL with *n == 0 an empty map. free() the result.
+ */
+void *kit_map_read_all(struct bpf_map *map, size_t elem_size, size_t val_off,
+		       int (*cmp)(const void *, const void *), size_t *n);
+
 /* Look up a map of the tool's object by name; NULL if absent. */
 struct bpf_map *kit_map(struct kit *kit, const char *name);
 

@@ -4,6 +4,7 @@
  * and state, and (-l) tail loss probes; or count them per connection (-c).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,36 +258,6 @@ static int cmp_counts(const void *a, const void *b)
 	return memcmp(&x->key, &y->key, sizeof(x->key));
 }
 
-static struct flow_count *read_counts(int fd, size_t *n)
-{
-	struct tcpretrans_flow key, next;
-	struct flow_count *v = NULL, *grown;
-	size_t cap = 0;
-	void *prev = NULL;
-
-	*n = 0;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			grown = realloc(v, cap * sizeof(*v));
-			if (!grown) {
-				free(v);
-				*n = 1; /* report the failure */
-				return NULL;
-			}
-			v = grown;
-		}
-		v[*n].key = next;
-		if (bpf_map_lookup_elem(fd, &next, &v[*n].val) == 0)
-			(*n)++;
-		key = next;
-		prev = &key;
-	}
-	if (*n)
-		qsort(v, *n, sizeof(*v), cmp_counts);
-	return v;
-}
-
 static int print_counts(struct kit *kit, void *obj)
 {
 	struct tcpretrans_bpf *skel = obj;
@@ -296,7 +267,8 @@ static int print_counts(struct kit *kit, void *obj)
 	size_t n, i;
 	int err = 0;
 
-	v = read_counts(bpf_map__fd(skel->maps.counts), &n);
+	v = kit_map_read_all(skel->maps.counts, sizeof(*v),
+			     offsetof(struct flow_count, val), cmp_counts, &n);
 	if (!v && n) {
 		kit_error("reading the counts failed: %s", strerror(errno));
 		return -1;
