@@ -154,8 +154,13 @@ class Tool:
         return self.stdout.splitlines()
 
     def json(self):
-        """Every stdout line, parsed (a line that is not JSON fails)."""
-        return [json.loads(line) for line in self.stdout.splitlines()
+        """Every complete stdout line, parsed (a line that is not JSON
+        fails). While the tool runs, a last line not yet ended by a newline
+        is still being written: it is left for later."""
+        text = self.stdout
+        if not text.endswith("\n"):
+            text = text[:text.rfind("\n") + 1]
+        return [json.loads(line) for line in text.splitlines()
                 if line.strip()]
 
     def __enter__(self):
