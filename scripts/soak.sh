@@ -100,7 +100,7 @@ load_for() {
 	biolatency)
 		dd if=/dev/zero of="$WORK/disk" bs=1M count=8 status=none
 		LOOPDEV=$(losetup -f --show --direct-io=on "$WORK/disk")
-		start_gen "$WORK/gen.log" "$OUTDIR/gen/dio_loop" 100000 \
+		start_gen "$WORK/gen.log" "$OUTDIR/gen/dio_loop" 10000 \
 			"$LOOPDEV" ;;
 	*)
 		# No way to make these events at a high rate (retransmits, OOM
