@@ -623,8 +623,16 @@ def make_plan(env, p):
 
 # ---------------------------------------------------------------- phases
 
-def over_budget(env):
-    return time.monotonic() - T0 > env.args.budget
+def over_budget(env, skipping=None):
+    """Past the time budget? If so and skipping names what is left out,
+    say so in the report's notes (once per thing)."""
+    over = time.monotonic() - T0 > env.args.budget
+    if over and skipping:
+        note = f'time budget ({env.args.budget:.0f} s) reached: skipped ' \
+               f'{skipping}'
+        if note not in env.notes:
+            env.notes.append(note)
+    return over
 
 
 def measure_once(env, w, t, tag):
@@ -686,7 +694,8 @@ def phase_bpf_stats(env, wls):
     average run time per event."""
     for w in wls:
         for t in w.tracers:
-            if t.kind == 'none' or t.error or over_budget(env):
+            if t.kind == 'none' or t.error or \
+                    over_budget(env, 'part of the BPF run time figures'):
                 continue
             with BpfStats():
                 s = Session(t, env, 'stats')
@@ -763,7 +772,7 @@ def phase_delivery(env, wl_open, n):
         if t.kind == 'ours':
             modes.append(('JSON (-j)', ['-j']))
         for mode, extra in modes:
-            if t.error or over_budget(env):
+            if t.error or over_budget(env, 'part of the delivery test'):
                 continue
             target = os.path.join(env.tmp, f'deliver-{len(rows)}')
             open(target, 'w').close()
@@ -794,9 +803,10 @@ def phase_delivery(env, wl_open, n):
 
 
 def phase_startup_only(env, tracers, runs):
+    """A few seconds at most: it runs even past the time budget."""
     for t in tracers:
         for r in range(runs):
-            if t.error or over_budget(env):
+            if t.error:
                 break
             s = Session(t, env, f'start{r}')
             try:
@@ -925,7 +935,8 @@ def targets_table(wls, startup_only, delivery):
                 continue
             base = t.name.split()[-1]
             peers = [pt for pt in tracers if pt.kind == 'peer' and
-                     not pt.error and (w or pt.name.endswith(base))]
+                     not pt.error and (pt.added or pt.startup) and
+                     (w or pt.name.endswith(base))]
             if t.error and not t.samples:
                 rows.append(f'| {t.name} | {t.error} | | | | |')
                 continue
@@ -1097,7 +1108,7 @@ def write_report(env, path, mode, p, wls, startup_only, delivery,
     for t in startup_only:
         L.append(f'| {t.name} | {spread([x for x in t.startup if x], ".1f")}'
                  f' | {spread(mib(t.rss), ".1f")} | '
-                 f'{t.error or "runs"} |')
+                 f'{t.error or ("runs" if t.startup else "not run")} |')
     L += ['', '## Notes', '']
     L += [f'- {n}' for n in env.notes]
     L.append(f'- BPF programs left in the kernel by the suite: '
