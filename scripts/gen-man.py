@@ -7,9 +7,16 @@ page cannot drift from the program. Around them:
 
   NAME, SYNOPSIS, DESCRIPTION, OPTIONS, EXAMPLES, EXIT STATUS  from --help
   OUTPUT sections (text, JSON fields, histograms)   from docs/TOOL.md
+  JSON FIELDS etc.   README.md's "TOOL's ..." sections (field tables)
+  OUTPUT CONVENTIONS README.md's "Output: ..." section (before its subsections)
+  other sections     docs/TOOL.md's remaining ones (limits, how it works);
+                     not its "Options" (--help is the source) or "Testing"
   OVERHEAD        figures from BENCHMARKS.md, and docs/TOOL.md's notes
   ATTACH MECHANISMS  man/common.md, then docs/TOOL.md's "How it attaches"
-  ENVIRONMENT, SEE ALSO                            man/common.md
+  ENVIRONMENT, FILES, SEE ALSO                      man/common.md
+  any section        man/TOOL.md, when it exists: its "## " sections replace
+                     the page's section of the same title, or are added
+                     before OVERHEAD (text written for the man page only)
 
 Usage: gen-man.py --build DIR --out DIR [--prefix bpfkit-] TOOL...
 The page of TOOL is OUT/PREFIXTOOL.8, for the command PREFIXTOOL.
@@ -289,6 +296,44 @@ def md_sections(path):
     return {k: "\n".join(v).strip() for k, v in secs.items()}
 
 
+def md_headed(path):
+    """[(level, heading, body)] of every '#'-heading of a markdown file,
+    body up to the next heading of any level; fenced code is skipped."""
+    out = []
+    if not os.path.exists(path):
+        return out
+    cur, fenced = None, False
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.strip().startswith("```"):
+                fenced = not fenced
+            m = None if fenced else re.match(r"^(#+) (.*)$", line)
+            if m:
+                cur = [len(m.group(1)), m.group(2).strip(), []]
+                out.append(cur)
+            elif cur is not None:
+                cur[2].append(line)
+    return [(lv, h, "\n".join(b).strip()) for lv, h, b in out]
+
+
+def readme_sections(tool):
+    """From README.md: the sections about this tool ("### opensnoop's JSON
+    fields" -> ("JSON fields", body)) and the output conventions shared by
+    every tool (the "## Output..." section up to its first subsection)."""
+    own, conventions = [], None
+    for lv, head, body in md_headed(os.path.join(ROOT, "README.md")):
+        m = re.match(rf"^{re.escape(tool)}'s (.+)$", head)
+        if m:
+            own.append((m.group(1), body))
+        elif lv == 2 and re.match(r"^output\b", head, re.I):
+            # a pointer to the docs/ pages means nothing in a man page
+            conventions = "\n\n".join(
+                p for p in re.split(r"\n\s*\n", body)
+                if "docs/" not in p)
+    return own, conventions
+
+
 # --- BENCHMARKS.md -----------------------------------------------------------
 
 def bench_figures(tool):
@@ -333,6 +378,10 @@ def bench_figures(tool):
 OUTPUT_HEADINGS = re.compile(r"output|^histograms?$|fields", re.I)
 OVERHEAD_HEADINGS = re.compile(r"^(overhead|cost)", re.I)
 ATTACH_HEADINGS = re.compile(r"attach", re.I)
+# docs/TOOL.md sections a man page leaves out: --help is the source of the
+# options; the tests are for developers
+SKIP_HEADINGS = re.compile(r"^(options|usage|examples|test(s|ing)?)\b", re.I)
+FIXED_SECTIONS = ("OVERHEAD", "ATTACH MECHANISMS")
 
 
 def sh_title(heading):
@@ -356,12 +405,45 @@ def option_roff(o):
     return [".TP", ", ".join(forms), line_start(esc(o.doc))]
 
 
-def render(tool, h, cmd, docs_dir):
+def overhead_roff(tool, doc):
+    out = []
+    figures, info = bench_figures(tool)
+    if figures:
+        where = ", ".join(f"{k} {info[k]}" for k in
+                          ("machine", "kernel", "date") if k in info)
+        out += [".PP", line_start(esc(
+            f"Measured by \"make bench\" (BENCHMARKS.md; {where}). "
+            "Added cost is the time added to each operation over no "
+            "tracer; figures from other machines are not comparable, "
+            "ratios measured side by side are."))]
+        for f in figures:
+            out += [".IP \\(bu 4", line_start(esc(f))]
+    else:
+        out += [".PP", line_start(esc(
+            f"BENCHMARKS.md has no figures for {tool} yet. Measure the "
+            "cost on your own machine with \"make bench\" in bpfkit's "
+            "source tree (bench/run.py: the added time per operation "
+            "against no tracer and against empty BPF programs on the "
+            "same hooks, start-up time, peak RSS, lost events)."))]
+    for heading, body in doc.items():
+        if OVERHEAD_HEADINGS.search(heading):
+            out += md_to_roff(body)
+    return out
+
+
+def all_tools():
+    """The Makefile's TOOLS: every tools/NAME.c."""
+    d = os.path.join(ROOT, "tools")
+    return sorted(f[:-2] for f in os.listdir(d) if f.endswith(".c"))
+
+
+def render(tool, h, cmd, docs_dir, prefix="bpfkit-", man_dir=None):
+    man_dir = man_dir or os.path.join(ROOT, "man")
     doc = md_sections(os.path.join(docs_dir, f"{tool}.md"))
-    common = md_sections(os.path.join(ROOT, "man", "common.md"))
+    common = md_sections(os.path.join(man_dir, "common.md"))
     title = cmd.upper()
     out = [f'.\\" Generated by scripts/gen-man.py from "{tool} --help",',
-           f'.\\" docs/{tool}.md, BENCHMARKS.md and man/common.md.'
+           f'.\\" docs/{tool}.md, README.md, BENCHMARKS.md and man/*.md.'
            ' Do not edit.',
            f'.TH "{esc(title)}" "{SECTION}" "" "bpfkit" "bpfkit tools"',
            ".nh"]
@@ -407,38 +489,54 @@ def render(tool, h, cmd, docs_dir):
             out += [".TP", "\\fB" + esc(c) + "\\fR",
                     line_start(esc(comment[:1].upper() + comment[1:]))
                     + "."]
+    # Sections of prose: (title as in the source, roff lines), in order.
+    secs = []
+    used = set()
     for heading, body in doc.items():
         if OUTPUT_HEADINGS.search(heading):
-            out.append(".SH " + sh_title(heading))
-            out += md_to_roff(body)
+            secs.append((heading, md_to_roff(body)))
+            used.add(heading)
+    own, conventions = readme_sections(tool)
+    for heading, body in own:
+        secs.append((heading, md_to_roff(body)))
+    if conventions:
+        secs.append(("Output conventions", md_to_roff(conventions)))
+    for heading, body in doc.items():
+        if (heading in used or SKIP_HEADINGS.search(heading) or
+                OVERHEAD_HEADINGS.search(heading) or
+                ATTACH_HEADINGS.search(heading)):
+            continue
+        secs.append((heading, md_to_roff(body)))
+    # man/TOOL.md: replaces a section of the same title, or adds one
+    for heading, body in md_sections(os.path.join(man_dir,
+                                                  f"{tool}.md")).items():
+        same = [i for i, (h2, _) in enumerate(secs)
+                if sh_title(h2) == sh_title(heading)]
+        if same:
+            secs[same[0]] = (heading, md_to_roff(body))
+        else:
+            secs.append((heading, md_to_roff(body)))
+    fixed = {}
+    for heading, lines in secs:
+        if sh_title(heading) in FIXED_SECTIONS:
+            fixed[sh_title(heading)] = lines
+            continue
+        out.append(".SH " + sh_title(heading))
+        out += lines
     out.append(".SH OVERHEAD")
-    figures, info = bench_figures(tool)
-    if figures:
-        where = ", ".join(f"{k} {info[k]}" for k in
-                          ("machine", "kernel", "date") if k in info)
-        out += [".PP", line_start(esc(
-            f"Measured by \"make bench\" (BENCHMARKS.md; {where}). "
-            "Added cost is the time added to each operation over no "
-            "tracer; figures from other machines are not comparable, "
-            "ratios measured side by side are."))]
-        for f in figures:
-            out += [".IP \\(bu 4", line_start(esc(f))]
+    if "OVERHEAD" in fixed:
+        out += fixed["OVERHEAD"]
     else:
-        out += [".PP", line_start(esc(
-            f"BENCHMARKS.md has no figures for {tool} yet. Measure the "
-            "cost on your own machine with \"make bench\" in bpfkit's "
-            "source tree (bench/run.py: the added time per operation "
-            "against no tracer and against empty BPF programs on the "
-            "same hooks, start-up time, peak RSS, lost events)."))]
-    for heading, body in doc.items():
-        if OVERHEAD_HEADINGS.search(heading):
-            out += md_to_roff(body)
+        out += overhead_roff(tool, doc)
     out.append(".SH ATTACH MECHANISMS")
-    out += md_to_roff(common.get("Attach mechanisms", ""))
-    for heading, body in doc.items():
-        if ATTACH_HEADINGS.search(heading):
-            out.append(".SS " + esc(heading))
-            out += md_to_roff(body)
+    if "ATTACH MECHANISMS" in fixed:
+        out += fixed["ATTACH MECHANISMS"]
+    else:
+        out += md_to_roff(common.get("Attach mechanisms", ""))
+        for heading, body in doc.items():
+            if ATTACH_HEADINGS.search(heading):
+                out.append(".SS " + esc(heading))
+                out += md_to_roff(body)
     if h.exit_status:
         out += [".SH EXIT STATUS", line_start(esc(h.exit_status))]
     for sec in ("Environment", "Files", "See also"):
@@ -446,6 +544,13 @@ def render(tool, h, cmd, docs_dir):
             body = common[sec].replace("TOOL", tool).replace("CMD", cmd)
             out.append(".SH " + sec.upper())
             out += md_to_roff(body)
+            if sec == "See also":
+                others = [t for t in all_tools() if t != tool]
+                if others:
+                    out.append(".PP")
+                    out.append("The other bpfkit tools: " + ", ".join(
+                        f"\\fB{esc(prefix + t)}\\fR({SECTION})"
+                        for t in others) + ".")
     return "\n".join(out) + "\n"
 
 
@@ -455,13 +560,15 @@ def main(argv):
     ap.add_argument("--out", required=True)
     ap.add_argument("--prefix", default="bpfkit-")
     ap.add_argument("--docs", default=os.path.join(ROOT, "docs"))
+    ap.add_argument("--man-src", default=os.path.join(ROOT, "man"),
+                    help="common.md and the optional TOOL.md")
     ap.add_argument("tools", nargs="+")
     a = ap.parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     for tool in a.tools:
         h = tool_help(a.build, tool)
         cmd = a.prefix + tool
-        page = render(tool, h, cmd, a.docs)
+        page = render(tool, h, cmd, a.docs, a.prefix, a.man_src)
         path = os.path.join(a.out, f"{cmd}.{SECTION}")
         with open(path + ".tmp", "w") as f:
             f.write(page)

@@ -137,6 +137,11 @@ def check_documented(tool, binary, page, compl):
     for mech in ("tp_btf", "raw_tp", "tracepoint", "fentry", "kprobe"):
         assert mech in text.split("ATTACH MECHANISMS", 1)[1], \
             f"{tool}: {mech} not in ATTACH MECHANISMS"
+    see_also = text.split("\nSEE ALSO\n", 1)[1]
+    for other in tools():
+        if other != tool:
+            assert f"{PREFIX}{other}(8)" in see_also, \
+                f"{tool}: SEE ALSO lacks {PREFIX}{other}(8)"
     got = completion_words(compl, cmd, [cmd, "-"])
     assert want <= got, f"{tool}: not completed: {sorted(want - got)}"
     extra = got - want - {"--"}
@@ -168,6 +173,48 @@ def test_every_option_in_man_and_completion():
             >= {str(os.getpid())}
 
 
+def test_man_sections_from_sources():
+    """Hand-written man/TOOL.md sections replace or add to the generated
+    ones; README's "TOOL's JSON fields" table becomes JSON FIELDS."""
+    with tempdir() as d:
+        src = os.path.join(d, "src")
+        os.mkdir(src)
+        shutil.copy(os.path.join(ROOT, "man", "common.md"), src)
+        with open(os.path.join(src, "opensnoop.md"), "w") as f:
+            f.write("## Overhead\n\nHand-written overhead marker-one.\n\n"
+                    "## Notes\n\nA hand-written note, marker-two.\n")
+        subprocess.run(["python3", os.path.join(ROOT, "scripts",
+                                                "gen-man.py"),
+                        "--build", BUILD, "--out", d, "--man-src", src,
+                        "opensnoop"], check=True, timeout=60)
+        _, text = man_options(os.path.join(d, f"{PREFIX}opensnoop.8"))
+    sections = re.findall(r"^([A-Z][A-Z ()-]+)$", text, re.M)
+    assert sections.count("OVERHEAD") == 1 and "NOTES" in sections, \
+        sections
+    overhead = text.split("\nOVERHEAD\n", 1)[1].split("\nATTACH", 1)[0]
+    assert "marker-one" in overhead and "make bench" not in overhead, \
+        overhead
+    assert "marker-two" in text.split("\nNOTES\n", 1)[1]
+    # README.md's opensnoop field table, with each field's type
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    if "### opensnoop's JSON fields" in readme:
+        fields = text.split("\nJSON FIELDS\n", 1)[1]
+        assert re.search(r"^ +dfd +\(integer\)", fields, re.M), fields
+
+
+def libbpf_tools_files():
+    """Files of Debian's libbpf-tools when it is installed here, else
+    None: bpfkit must install beside it."""
+    p = subprocess.run(["dpkg-query", "-W", "-f=${Status}",
+                        "libbpf-tools"], capture_output=True, text=True)
+    if p.returncode != 0 or "installed" not in p.stdout.split():
+        return None
+    out = subprocess.run(["dpkg", "-L", "libbpf-tools"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return {q: os.stat(q).st_ino for q in out if os.path.isfile(q)}
+
+
 def test_deb_install_run_purge():
     """dpkg -i the package, trace a real open with the installed
     bpfkit-opensnoop, check the installed docs, then dpkg -P: nothing of
@@ -186,6 +233,10 @@ def test_deb_install_run_purge():
                           capture_output=True, text=True).stdout
     for dep in ("libbpf1", "libmicrohttpd12"):
         assert dep in info, f"Depends lacks {dep}: {info}"
+    peer = libbpf_tools_files()
+    if peer is not None:
+        clash = set(peer) & {"/" + q.lstrip("/") for q in paths}
+        assert not clash, f"files also in libbpf-tools: {sorted(clash)}"
     try:
         p = subprocess.run(["dpkg", "-i", deb], capture_output=True,
                            text=True, timeout=120)
@@ -240,3 +291,6 @@ def test_deb_install_run_purge():
     assert not left, f"left behind: {left}"
     for d in (LIBEXEC, os.path.dirname(LIBEXEC), f"/usr/share/doc/{PKG}"):
         assert not os.path.exists(d), f"left behind: {d}"
+    # libbpf-tools' own opensnoop & co. untouched by install and purge
+    if peer is not None:
+        assert libbpf_tools_files() == peer, "libbpf-tools' files changed"
