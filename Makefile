@@ -93,7 +93,7 @@ $(OUT)/%: $(OUT)/tools/%.o $(OUT)/libbpfkit.a
 # Unit tests of the library's pure code.
 $(OUT)/tests/%: tests/unit/%.c $(OUT)/libbpfkit.a | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.a,$^) $(LDLIBS) -o $@
 
 unit: $(UNITS)
 

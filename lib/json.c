@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "escape.h"
@@ -106,9 +108,15 @@ void jw_s64(struct jw *w, int64_t v)
 void jw_double(struct jw *w, double v)
 {
 	jw_sep(w);
-	if (isfinite(v))
-		sb_printf(w->sb, "%.15g", v);
-	else
+	if (isfinite(v)) {
+		char buf[32];
+
+		/* the shortest of the usual forms that reads back exactly */
+		snprintf(buf, sizeof(buf), "%.15g", v);
+		if (strtod(buf, NULL) != v)
+			snprintf(buf, sizeof(buf), "%.17g", v);
+		sb_puts(w->sb, buf);
+	} else
 		sb_puts(w->sb, "null");
 	jw_done(w);
 }

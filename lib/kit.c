@@ -22,6 +22,7 @@
 #include <bpf/bpf.h>
 #include <linux/capability.h>
 
+#include "escape.h"
 #include "kit_priv.h"
 #include "metrics.h"
 #include "parse.h"
@@ -34,11 +35,25 @@ const char *kit_progname = "bpfkit";
 
 /* ---- messages ---------------------------------------------------------- */
 
+/* One line, whatever the arguments hold: they are escaped like data. */
 static void vmsg(const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s: ", kit_progname);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	struct strbuf raw = { 0 }, line = { 0 };
+	va_list copy;
+	int n;
+
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (n > 0) {
+		sb_grow(&raw, n);
+		vsnprintf(raw.buf, n + 1, fmt, ap);
+		raw.len = n;
+		kit_escape_text(&line, raw.buf, raw.len);
+	}
+	fprintf(stderr, "%s: %s\n", kit_progname, line.len ? sb_str(&line) : "");
+	sb_free(&raw);
+	sb_free(&line);
 }
 
 void kit_usage_error(const char *fmt, ...)
@@ -409,6 +424,8 @@ static void parse_args(struct kit *kit, int argc, char **argv)
 	argp = (struct argp){ .options = opts, .parser = parse_arg,
 			      .args_doc = args_doc, .doc = doc };
 	argp_err_exit_status = 2;
+	/* getopt names the program by argv[0]: make it the tool's name */
+	argv[0] = (char *)t->name;
 	ctx.quiet = fopen("/dev/null", "w");
 	argp_parse(&argp, split, argv, ARGP_NO_HELP, NULL, &ctx);
 	if (ctx.quiet)

@@ -334,7 +334,8 @@ static int print_interval(struct kit *kit, void *obj, bool final)
 		err = -1;
 		goto cleanup;
 	}
-	qsort(c.v, c.n, sizeof(*c.v), cmp_entry);
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), cmp_entry);
 	for (i = 0; i < c.n; i++)
 		print_one(&c.v[i].key, c.v[i].h, &ctx);
 	if (!c.n) {
