@@ -6,12 +6,13 @@ Usage: gen-completion.py --build DIR --out DIR [--prefix bpfkit-]
                          [--libexec /usr/lib/bpfkit/bin] TOOL...
 The file of TOOL is OUT/PREFIXTOOL (bash-completion loads completions by
 command name). It completes every option, the values of the options whose
-argument has a known kind (attach mechanisms, PIDs, paths, disks, comms),
-and the command after "--".
+help enumerates them ("unit: ns (default), us or ms") or whose argument
+has a known kind (PIDs, paths, disks, comms), and the command after "--".
 """
 import argparse
 import importlib.util
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,12 +29,35 @@ def gen_man():
 
 MECHS = "tp_btf raw_tp tracepoint fentry kprobe"
 
+# "Latency unit: ns (default), us or ms", "..., from read, readv, recvmsg":
+# the values an option's help text enumerates after a colon or "from"
+_WORD = r"[a-z][a-z0-9_]*(?: \(default\))?"
+_CHOICES = re.compile(rf"(?:: |\bfrom )({_WORD}(?:(?:,? or |, ){_WORD})+)"
+                      r"(?=$|[ .;,)(])")
+
+
+def choices(opt):
+    """The values opt's help enumerates, or []."""
+    m = _CHOICES.search(opt.doc)
+    if not m:
+        return []
+    items = re.split(r",? or |, ", m.group(1))
+    return [i.replace(" (default)", "") for i in items]
+
 
 def value_completion(opt):
     """Shell code completing the argument of opt, or None."""
     arg = opt.arg or ""
+    listed = choices(opt)
+    is_list = ("," in arg or arg == "LIST" or
+               "comma-separated" in opt.doc)
     if "MECH" in arg:
-        return f'_bpfkit_list "$cur" "{MECHS}"'
+        return f'_bpfkit_list "$cur" "{" ".join(listed) or MECHS}"'
+    if listed:
+        words = " ".join(listed)
+        if is_list:
+            return f'_bpfkit_list "$cur" "{words}"'
+        return f'COMPREPLY=($(compgen -W "{words}" -- "$cur"))'
     if arg.startswith("PID") or arg.startswith("TID"):
         words = "$(cd /proc && compgen -G '[0-9]*')"
         if "," in arg:

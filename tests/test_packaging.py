@@ -171,6 +171,18 @@ def test_every_option_in_man_and_completion():
             {"raw_tp,tracepoint"}
         assert completion_words(compl, cmd, [cmd, "-p", str(os.getpid())]) \
             >= {str(os.getpid())}
+        # after "--": a command (here without the bash-completion package)
+        assert "python3" in completion_words(compl, cmd,
+                                             [cmd, "-T", "--", "python"])
+        # values the help text enumerates ("ns (default), us or ms")
+        if "readlat" in tools():
+            compl = os.path.join(d, "completion", PREFIX + "readlat")
+            cmd = PREFIX + "readlat"
+            assert completion_words(compl, cmd, [cmd, "--unit", "=", ""]) \
+                == {"ns", "us", "ms"}
+            assert completion_words(compl, cmd, [cmd, "--syscalls",
+                                                 "read,prea"]) == \
+                {"read,pread64", "read,preadv", "read,preadv2"}
 
 
 def test_man_sections_from_sources():
@@ -251,6 +263,17 @@ def test_deb_install_run_purge():
                                capture_output=True, text=True).stdout
             assert w.strip() == \
                 f"/usr/share/man/man8/{PREFIX}opensnoop.8.gz", w
+        # bash-completion's on-demand loader finds it by command name
+        loader = "/usr/share/bash-completion/bash_completion"
+        if os.path.exists(loader):
+            prog = (f'source {loader}; __load_completion "$1" && '
+                    'complete -p "$1"')
+            p = subprocess.run(["bash", "-c", prog, "bash",
+                                PREFIX + "opensnoop"], capture_output=True,
+                               text=True, timeout=30)
+            assert p.returncode == 0 and \
+                p.stdout.split()[-1] == PREFIX + "opensnoop", \
+                f"bash-completion does not load it: {p.stdout}{p.stderr}"
         # the installed docs match the installed programs
         for t in tools():
             check_documented(
