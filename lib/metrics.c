@@ -278,12 +278,22 @@ struct kit_family *kit_metrics_family(struct kit_metrics *m,
 		return NULL;
 	}
 	for (f = m->first; f; f = f->next) {
-		if (strcmp(f->name, d->name))
-			continue;
-		if (same_desc(f, d, nlabels))
-			return f;
-		errno = EEXIST;
-		return NULL;
+		size_t n = strlen(d->name);
+
+		if (!strcmp(f->name, d->name)) {
+			if (same_desc(f, d, nlabels))
+				return f;
+			errno = EEXIST;
+			return NULL;
+		}
+		/* a counter x_total is OpenMetrics family x: no other x */
+		if ((d->type == KIT_COUNTER && n > 6 &&
+		     strlen(f->base) == n - 6 &&
+		     !strncmp(f->base, d->name, n - 6)) ||
+		    !strcmp(f->base, d->name)) {
+			errno = EEXIST;
+			return NULL;
+		}
 	}
 	f = xcalloc(1, sizeof(*f));
 	f->name = xstrdup(d->name);
