@@ -7,7 +7,7 @@ set -eu
 BUILD="make clang llvm gcc libc6-dev pkg-config libbpf-dev libelf-dev \
 zlib1g-dev bpftool libmicrohttpd-dev"
 TEST="$BUILD python3 iproute2 nftables util-linux e2fsprogs prometheus \
-bash-completion man-db strace clang dpkg-dev debhelper fakeroot"
+bash-completion man-db strace clang libclang-rt-dev dpkg-dev debhelper fakeroot"
 BENCH="$TEST libbpf-tools bpftrace"
 KERNELS="$BUILD qemu-system-x86 busybox-static cpio kmod xz-utils"
 DEB="$BUILD dpkg-dev debhelper fakeroot"
