@@ -3,15 +3,28 @@
  * BPF side of the histogram library: in-kernel aggregation into log-linear
  * buckets (bpf/hist_common.h) with exact count, sum, min and max.
  *
- * Intervals without loss or double counting: every key starts with a
- * generation number, taken from hist_gen when the value is recorded. At the
- * end of an interval the reader flips hist_gen, then reads and deletes the
- * entries of the old generation (lib/hist.c). An update that read the old
- * generation just before the flip lands in the old generation after the
- * read; it is not lost, but counted with the next read of that generation.
+ * Intervals without loss or double counting: every key (or array slot)
+ * starts with a generation number, 0 or 1, taken from hist_gen when the
+ * value is recorded. At the end of an interval the reader (lib/hist.c)
+ * flips hist_gen, waits until every BPF program that may have read the old
+ * generation has returned (an RCU grace period), then reads and clears
+ * the old generation: nothing writes to it any more, so nothing is lost
+ * between the read and the clear, and what arrives meanwhile is counted
+ * in the new generation, once.
+ *
+ * Why not counters that are never cleared, read as differences from the
+ * previous snapshot? They would save the load of hist_gen, but give no
+ * per-interval min and max, and the keys of a keyed map (one per process)
+ * could never be deleted safely.
  *
  * Maps are per-CPU, and updated with atomic adds, since a program in
- * interrupt context can interrupt another one on the same CPU. Keyed maps
+ * interrupt context can interrupt another one on the same CPU. A tool whose
+ * recording programs cannot interrupt one another (all in task context,
+ * e.g. syscall hooks) defines HIST_NO_NESTING before including this file:
+ * plain adds then (about 13 ns less per value here), since the kernel runs
+ * such programs with preemption off and never nests a program in itself;
+ * on PREEMPT_RT kernels, where programs can be preempted, adds stay
+ * atomic. Keyed maps
  * are not preallocated: a histogram is 8 KiB per CPU, and most keys of a
  * large map are never used.
  */
@@ -50,7 +63,29 @@ struct {
 		__type(value, struct hist);                                  \
 	} name SEC(".maps")
 
+/* Values not recorded because a keyed map was full (lib/hist.c reports
+ * them with hist_dropped). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} hist_drops SEC(".maps");
+
 static const struct hist hist_zero;
+
+#ifdef HIST_NO_NESTING
+extern bool CONFIG_PREEMPT_RT __kconfig __weak;
+#define hist_inc(p, v)                                                       \
+	do {                                                                 \
+		if (CONFIG_PREEMPT_RT)                                       \
+			__sync_fetch_and_add(p, v);                          \
+		else                                                         \
+			*(p) += (v);                                         \
+	} while (0)
+#else
+#define hist_inc(p, v) __sync_fetch_and_add(p, v)
+#endif
 
 static __always_inline __u32 hist_current_gen(void)
 {
@@ -73,9 +108,9 @@ static __always_inline void hist_record(struct hist *h, __u64 v)
 		h->min = v;
 	if (v > h->max)
 		h->max = v;
-	__sync_fetch_and_add(&h->buckets[idx], 1);
-	__sync_fetch_and_add(&h->sum, v);
-	__sync_fetch_and_add(&h->count, 1);
+	hist_inc(&h->buckets[idx], 1);
+	hist_inc(&h->sum, v);
+	hist_inc(&h->count, 1);
 }
 
 /* Add value v to the histogram of key (whose gen the caller has set). */
@@ -86,8 +121,14 @@ static __always_inline void hist_add(void *map, void *key, __u64 v)
 	if (!h) {
 		bpf_map_update_elem(map, key, &hist_zero, BPF_NOEXIST);
 		h = bpf_map_lookup_elem(map, key);
-		if (!h)
+		if (!h) {
+			__u32 zero = 0;
+			__u64 *drops = bpf_map_lookup_elem(&hist_drops, &zero);
+
+			if (drops)
+				__sync_fetch_and_add(drops, 1);
 			return;
+		}
 	}
 	hist_record(h, v);
 }

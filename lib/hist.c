@@ -183,6 +183,38 @@ void hist_json(struct jw *w, const struct hist *h,
 	jw_arr_end(w);
 }
 
+/*
+ * Wait until every BPF program running now has returned. Non-sleepable BPF
+ * programs run inside RCU read-side sections, and the kernel waits for an
+ * RCU grace period (synchronize_rcu) before it returns from an update of a
+ * map-in-map (so that no program still uses the inner map it replaced):
+ * one such update on a map of our own is the wait. The maps are made once
+ * and kept for the life of the process.
+ */
+static int wait_for_programs(void)
+{
+	static int inner = -1, outer = -1;
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	uint32_t zero = 0;
+
+	if (inner < 0) {
+		inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "hist_sync_in",
+				       sizeof(uint32_t), sizeof(uint32_t), 1,
+				       NULL);
+		if (inner < 0)
+			return -1;
+	}
+	if (outer < 0) {
+		opts.inner_map_fd = inner;
+		outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "hist_sync",
+				       sizeof(uint32_t), sizeof(uint32_t), 1,
+				       &opts);
+		if (outer < 0)
+			return -1;
+	}
+	return bpf_map_update_elem(outer, &zero, &inner, BPF_ANY);
+}
+
 int hist_flip(struct bpf_object *obj)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(obj, "hist_gen");
@@ -197,8 +229,15 @@ int hist_flip(struct bpf_object *obj)
 	next = gen ^ 1;
 	if (bpf_map_update_elem(fd, &zero, &next, BPF_ANY))
 		return -1;
-	/* A BPF program runs for microseconds; 1 ms is a wide margin. */
-	usleep(1000);
+	/*
+	 * A program that read the old generation just before the flip may
+	 * not have added its value yet: wait for it to return, so that the
+	 * old generation is complete and nothing writes to it while it is
+	 * read and cleared. Should the wait fail, a pause much longer than
+	 * a program runs is the fallback.
+	 */
+	if (wait_for_programs())
+		usleep(10000);
 	return gen;
 }
 
@@ -286,4 +325,21 @@ cleanup:
 	free(vals);
 	free(sum);
 	return err;
+}
+
+uint64_t hist_dropped(struct bpf_object *obj)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, "hist_drops");
+	int ncpu = libbpf_num_possible_cpus(), i;
+	uint64_t *vals, n = 0;
+	uint32_t zero = 0;
+
+	if (!map || ncpu <= 0)
+		return 0;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (vals && !bpf_map_lookup_elem(bpf_map__fd(map), &zero, vals))
+		for (i = 0; i < ncpu; i++)
+			n += vals[i];
+	free(vals);
+	return n;
 }

@@ -52,8 +52,9 @@ void hist_json(struct jw *w, const struct hist *h,
 
 /*
  * Start a new interval: flip the generation in map "hist_gen" of obj, then
- * give programs that read the old generation just before the flip a
- * moment to finish. Returns the generation to read, or -1.
+ * wait until the programs that read the old generation before the flip
+ * have returned (an RCU grace period, a few ms). Returns the generation
+ * to read, or -1.
  */
 int hist_flip(struct bpf_object *obj);
 
@@ -74,5 +75,9 @@ int hist_drain_array(struct bpf_map *map, uint32_t gen, uint32_t n,
 		     int (*fn)(const void *key, const struct hist *h,
 			       void *ctx),
 		     void *ctx);
+
+/* Values not recorded since the start because a keyed map was full (map
+ * "hist_drops"), or 0 if obj has no such map. */
+uint64_t hist_dropped(struct bpf_object *obj);
 
 #endif /* KIT_HIST_H */
