@@ -1,7 +1,12 @@
 """readlat against reads of known sizes and delays made by a test child."""
 import os
+import re
+import subprocess
+import sys
 
 from kitlib import Tool, release, run_tool, spawn_python, tempdir
+
+MECHS = ("tracepoint", "tp_btf", "raw_tp")
 
 SIZES = [1] * 5 + [100] * 5 + [1000] * 5
 DELAYED = 4          # reads from a pipe that wait ~30 ms each
@@ -110,6 +115,133 @@ def test_interval_count():
         t.stop()
     assert rc == 0
     assert [o["interval"] for o in t.json()] == [1, 2, 3], t.stdout
+
+
+def spawn_prepared(setup, code):
+    """A child python that runs setup (imports, opening files: reads the
+    tool must not see), says ready, waits for a line, then runs code."""
+    prog = (f"import os, sys\n{setup}\n"
+            "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+            f"sys.stdin.readline()\n{code}\n")
+    child = subprocess.Popen([sys.executable, "-c", prog],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    line = child.stdout.readline()
+    if line != b"ready\n":
+        child.kill()
+        raise AssertionError(f"child did not start: {child.stderr.read()!r}")
+    return child
+
+
+FTYPE_SETUP = """
+import socket
+f = os.open({path!r}, os.O_RDONLY)
+r, w = os.pipe()
+a, b = socket.socketpair()
+master, slave = os.openpty()
+z = os.open("/dev/zero", os.O_RDONLY)
+"""
+
+FTYPE_CODE = """
+for i in range(5):
+    os.pread(f, 10, 0)
+os.write(w, b"pipe")
+for i in range(4):
+    os.read(r, 1)
+for i in range(3):
+    a.send(b"s")
+    os.read(b.fileno(), 1)
+for i in range(2):
+    os.write(master, b"t\\n")
+    os.read(slave, 10)
+for i in range(6):
+    os.read(z, 1)
+for i in range(2):
+    try:
+        os.read(9999, 1)
+    except OSError:
+        pass
+"""
+
+
+def test_file_types():
+    with tempdir() as d:
+        path = os.path.join(d, "data")
+        with open(path, "wb") as f:
+            f.write(b"z" * 64)
+        child = spawn_prepared(FTYPE_SETUP.format(path=path), FTYPE_CODE)
+        with Tool("readlat", "-j", "-F", "-p", child.pid) as t:
+            t.wait_ready()
+            release(child)
+            assert t.stop() == 0, t.stderr
+        got = {(o["file_type"], o["kind"]): o["count"] for o in t.json()}
+        assert got == {("file", "latency"): 5, ("pipe", "latency"): 4,
+                       ("socket", "latency"): 3, ("tty", "latency"): 2,
+                       ("other", "latency"): 6, ("other", "failed"): 2}, got
+        # text: a section per type
+        child = spawn_prepared(FTYPE_SETUP.format(path=path), FTYPE_CODE)
+        with Tool("readlat", "-F", "-p", child.pid) as t:
+            t.wait_ready()
+            release(child)
+            t.stop()
+        titles = re.findall(r"^file type = (\w+), (.+)$", t.stdout, re.M)
+        assert titles == [("file", "read latency"), ("pipe", "read latency"),
+                          ("socket", "read latency"), ("tty", "read latency"),
+                          ("other", "read latency"),
+                          ("other", "failed reads")], t.stdout
+
+
+def test_every_attach_path_counts_exactly():
+    """Per-call tracepoints, and one tp_btf or raw_tp pair on every
+    syscall that picks reads by id: the same counts."""
+    with tempdir() as d:
+        path = os.path.join(d, "data")
+        with open(path, "wb") as f:
+            f.write(b"z" * 64)
+        code = (f"f = os.open({path!r}, os.O_RDONLY)\n"
+                "for i in range(7): os.pread(f, 8, 0)\n"
+                "for i in range(3): os.read(f, 1)\n"
+                "for i in range(2):\n"
+                "    try: os.read(9999, 1)\n"
+                "    except OSError: pass\n"
+                "os.getppid(); os.write(2, b'')\n")
+        for mech in MECHS:
+            for syscalls, ok in (("read,pread64", 10), ("pread64", 7)):
+                child = spawn_python(code)
+                with Tool("readlat", "-j", "-v", "-p", child.pid,
+                          "--syscalls", syscalls, "--attach", mech) as t:
+                    t.wait_ready()
+                    release(child)
+                    assert t.stop() == 0, t.stderr
+                assert re.search(rf"hook pread64: {mech} ", t.stderr)
+                got = {o["kind"]: o["count"] for o in t.json()}
+                want = {"latency": ok}
+                if "read," in syscalls:
+                    want["failed"] = 2
+                assert got == want, (mech, syscalls, got)
+
+
+def test_intervals_lose_and_repeat_nothing():
+    """Reads that go on while short intervals are read and cleared are
+    each counted once: the array of totals, and the keyed map (-P)."""
+    n = 200000
+    with tempdir() as d:
+        path = os.path.join(d, "data")
+        with open(path, "wb") as f:
+            f.write(b"z")
+        code = (f"f = os.open({path!r}, os.O_RDONLY)\n"
+                f"for i in range({n}): os.pread(f, 1, 0)\n")
+        for extra in ([], ["-P"]):
+            child = spawn_python(code)
+            with Tool("readlat", "-j", "-p", child.pid, *extra,
+                      "0.05") as t:
+                t.wait_ready()
+                release(child, timeout=60)
+                t.wait_exit(timeout=15)    # the process is gone
+            objs = [o for o in t.json() if o["kind"] == "latency"]
+            counts = [o["count"] for o in objs]
+            assert sum(counts) == n, (extra, counts)
+            assert sum(1 for c in counts if c) >= 3, (extra, counts)
 
 
 def test_usage_errors():

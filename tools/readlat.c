@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "escape.h"
@@ -23,9 +24,26 @@ static const char *const sys_names[NSYS] = {
 	"read", "readv", "pread64", "preadv", "preadv2", "recvfrom", "recvmsg",
 };
 
+#ifndef __NR_preadv2
+#define __NR_preadv2 -1
+#endif
+#ifndef __NR_recvfrom
+#define __NR_recvfrom -1
+#endif
+#ifndef __NR_recvmsg
+#define __NR_recvmsg -1
+#endif
+
+/* Their ids on this architecture, for the raw_syscalls path (-1: none). */
+static const int sys_ids[NSYS] = {
+	__NR_read, __NR_readv, __NR_pread64, __NR_preadv, __NR_preadv2,
+	__NR_recvfrom, __NR_recvmsg,
+};
+
 static struct {
 	bool per_process;
 	bool size;
+	bool ftype;
 	bool syscalls[NSYS];
 	const struct hist_unit *unit;
 } env = {
@@ -37,6 +55,9 @@ enum { KEY_SYSCALLS = 0x2000, KEY_SIZE, KEY_UNIT };
 
 static const struct argp_option options[] = {
 	{ "per-process", 'P', NULL, 0, "A histogram per process" },
+	{ "file-type", 'F', NULL, 0,
+	  "A histogram per type of file read: file, pipe, socket, tty, "
+	  "other" },
 	{ "size", KEY_SIZE, NULL, 0,
 	  "Also a histogram of the bytes each successful read returned" },
 	{ "syscalls", KEY_SYSCALLS, "LIST", 0,
@@ -77,6 +98,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'P':
 		env.per_process = true;
 		break;
+	case 'F':
+		env.ftype = true;
+		break;
 	case KEY_SIZE:
 		env.size = true;
 		break;
@@ -100,13 +124,31 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/* -P and -F need keys (a hash map); else an array of totals by kind. */
+static bool keyed(void)
+{
+	return env.per_process || env.ftype;
+}
+
 struct print_ctx {
 	struct kit *kit;
 	struct strbuf sb;
 	int keys;
 };
 
-static const char *const kind_names[] = { "latency", "failed", "size" };
+static const char *const kind_names[READLAT_NKINDS] = {
+	"latency", "failed", "size",
+};
+
+static const char *const ftype_names[READLAT_NFTYPES] = {
+	"any", "file", "pipe", "socket", "tty", "other",
+};
+
+static const char *ftype_name(const struct readlat_key *key)
+{
+	return ftype_names[key->ftype < READLAT_NFTYPES ? key->ftype :
+							  READLAT_FT_OTHER];
+}
 
 static int print_one(const void *k, const struct hist *h, void *arg)
 {
@@ -138,7 +180,12 @@ static int print_one(const void *k, const struct hist *h, void *arg)
 			jw_strn(&w, key->comm, strnlen(key->comm, 16));
 		else
 			jw_null(&w);
-		jw_kv_str(&w, "kind", kind_names[key->kind % 3]);
+		jw_key(&w, "file_type");
+		if (env.ftype)
+			jw_str(&w, ftype_name(key));
+		else
+			jw_null(&w);
+		jw_kv_str(&w, "kind", kind_names[key->kind % READLAT_NKINDS]);
 		hist_json(&w, h, unit);
 		jw_obj_end(&w);
 		sb_putc(&ctx->sb, '\n');
@@ -150,6 +197,8 @@ static int print_one(const void *k, const struct hist *h, void *arg)
 		kit_escape_text(&ctx->sb, key->comm, strnlen(key->comm, 16));
 		sb_puts(&ctx->sb, ", ");
 	}
+	if (env.ftype)
+		sb_printf(&ctx->sb, "file type = %s, ", ftype_name(key));
 	sb_puts(&ctx->sb, key->kind == READLAT_OK ? "read latency\n" :
 			  key->kind == READLAT_FAILED ? "failed reads\n" :
 							"bytes returned\n");
@@ -182,6 +231,8 @@ static void declare_metrics(struct kit_metrics *m)
 		d.labels[n++] = "pid";
 		d.labels[n++] = "comm";
 	}
+	if (env.ftype)
+		d.labels[n++] = "file_type";
 	d.labels[n] = "result";
 	/* 4 buckets per power of two, from 64 ns to about 34 s */
 	d.nbounds = kit_metrics_hist_bounds(lat_bounds, 160,
@@ -204,7 +255,7 @@ static void declare_metrics(struct kit_metrics *m)
 static struct kit_series *metric_series(const struct readlat_key *key)
 {
 	char pid[16], comm[17];
-	const char *v[3];
+	const char *v[4];
 	int n = 0;
 
 	if (env.per_process) {
@@ -213,6 +264,8 @@ static struct kit_series *metric_series(const struct readlat_key *key)
 		v[n++] = pid;
 		v[n++] = comm;
 	}
+	if (env.ftype)
+		v[n++] = ftype_name(key);
 	if (key->kind == READLAT_SIZE)
 		return size_metric ? kit_series(size_metric, v) : NULL;
 	v[n] = key->kind == READLAT_FAILED ? "failed" : "ok";
@@ -227,7 +280,7 @@ static int peek_one(const void *k, const struct hist *h, void *ctx)
 	struct kit_series *s;
 
 	/* from the array of totals, the key is the kind */
-	if (!env.per_process) {
+	if (!keyed()) {
 		total.kind = *(const uint32_t *)k;
 		k = &total;
 	}
@@ -240,15 +293,17 @@ static int peek_one(const void *k, const struct hist *h, void *ctx)
 static int update_metrics(struct kit *kit, void *obj, struct kit_metrics *m)
 {
 	struct readlat_bpf *skel = obj;
-	int n = env.per_process ?
+	int n = keyed() ?
 			kit_metrics_hist_peek(skel->maps.hists, peek_one, NULL) :
-			kit_metrics_hist_peek_array(skel->maps.totals, 3,
+			kit_metrics_hist_peek_array(skel->maps.totals,
+							    READLAT_NKINDS,
 						    peek_one, NULL);
 
 	return n < 0 ? -1 : 0;
 }
 
-/* Print in a stable order: by process, then latency, failed, size. */
+/* Print in a stable order: by process, file type, then latency, failed,
+ * size. */
 struct entry {
 	struct readlat_key key;
 	struct hist *h;
@@ -266,7 +321,7 @@ static int collect_one(const void *k, const struct hist *h, void *arg)
 	struct readlat_key total = { 0 };
 
 	/* from the array of totals, the key is the kind */
-	if (!env.per_process) {
+	if (!keyed()) {
 		total.kind = *(const uint32_t *)k;
 		k = &total;
 	}
@@ -303,7 +358,22 @@ static int cmp_entry(const void *a, const void *b)
 
 	if (x->tgid != y->tgid)
 		return x->tgid < y->tgid ? -1 : 1;
+	if (x->ftype != y->ftype)
+		return x->ftype < y->ftype ? -1 : 1;
 	return (int)x->kind - (int)y->kind;
+}
+
+/* Values a full map could not take, said once per interval that has some. */
+static void report_drops(struct kit *kit)
+{
+	static uint64_t reported;
+	uint64_t n = hist_dropped(kit->obj);
+
+	if (n > reported)
+		kit_error("warning: %llu values not counted: too many keys "
+			  "(processes) for the histogram map",
+			  (unsigned long long)(n - reported));
+	reported = n;
 }
 
 static int print_interval(struct kit *kit, void *obj, bool final)
@@ -326,10 +396,10 @@ static int print_interval(struct kit *kit, void *obj, bool final)
 	}
 	gen = hist_flip(kit->obj);
 	if (gen < 0 ||
-	    (env.per_process ?
+	    (keyed() ?
 		     hist_drain(skel->maps.hists, gen, collect_one, &c) :
-		     hist_drain_array(skel->maps.totals, gen, 3, collect_one,
-				      &c)) < 0) {
+		     hist_drain_array(skel->maps.totals, gen, READLAT_NKINDS,
+				      collect_one, &c)) < 0) {
 		kit_error("reading the histograms failed");
 		err = -1;
 		goto cleanup;
@@ -344,6 +414,7 @@ static int print_interval(struct kit *kit, void *obj, bool final)
 		print_one(&none, &empty, &ctx);
 	}
 	err = kit_out_write(&kit->out, ctx.sb.buf, ctx.sb.len);
+	report_drops(kit);
 cleanup:
 	for (i = 0; i < c.n; i++)
 		free(c.v[i].h);
@@ -356,18 +427,36 @@ static int configure(struct kit *kit, void *obj)
 {
 	struct readlat_bpf *skel = obj;
 
+	int i;
+
 	skel->rodata->targ_per_process = env.per_process;
 	skel->rodata->targ_size = env.size;
+	skel->rodata->targ_ftype = env.ftype;
 	skel->rodata->targ_unit_ns = env.unit->ns;
+	for (i = 0; i < NSYS; i++)
+		if (env.syscalls[i] && sys_ids[i] >= 0 &&
+		    sys_ids[i] < READLAT_MAX_ID)
+			skel->rodata->targ_ids[sys_ids[i] / 64] |=
+				1ULL << (sys_ids[i] % 64);
 	if (kit->metrics)
 		declare_metrics(kit->metrics);
 	return 0;
 }
 
+/*
+ * Per call, best first: its own tracepoint pair, so that only reads pay;
+ * else (no tracefs, or --attach) raw_syscalls sys_enter/sys_exit, one
+ * pair of programs for all the calls, which picks them by id but runs on
+ * every syscall of the system. See docs/readlat.md for the costs.
+ */
 #define READ_HOOK(name, idx)                                                 \
 	{ #name, KIT_HOOK_OPTIONAL, {                                        \
 		{ KIT_MECH_TRACEPOINT, "syscalls/sys_exit_" #name,           \
 		  { "enter_" #name, "exit_" #name } },                       \
+		{ KIT_MECH_TP_BTF, "raw_syscalls/sys_exit",                  \
+		  { "btf_sys_enter", "btf_sys_exit" } },                     \
+		{ KIT_MECH_RAW_TP, "raw_syscalls/sys_exit",                  \
+		  { "raw_sys_enter", "raw_sys_exit" } },                     \
 	}, &env.syscalls[idx] }
 
 static const struct kit_hook hooks[] = {
@@ -391,6 +480,7 @@ static const struct kit_tool tool = {
 		"  readlat 1 10               # ten 1-second intervals\n"
 		"  readlat -p 1234 -P         # one process\n"
 		"  readlat --size             # also the bytes returned\n"
+		"  readlat -F                 # by file type (pipe, socket...)\n"
 		"  readlat --syscalls read,recvfrom,recvmsg  # choose calls\n"
 		"  readlat --unit us -T 5     # microseconds, timestamps\n"
 		"  readlat -j -- ./server     # JSON, one command\n",
