@@ -410,6 +410,8 @@ static void parse_args(struct kit *kit, int argc, char **argv)
 		opts[n].key = c->shortopt && !(c->bit & t->long_only) ?
 				      c->shortopt :
 				      c->key;
+		if (c->key == KEY_CGROUP && t->cgroup_short)
+			opts[n].key = t->cgroup_short;
 		ctx.keys[i] = opts[n].key;
 		n++;
 	}

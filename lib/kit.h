@@ -90,6 +90,7 @@ struct kit_tool {
 	unsigned int no_common;	 /* enum kit_common: options not offered */
 	unsigned int long_only;	 /* enum kit_common: no short form */
 	bool interval_args;	 /* accepts [interval [count]] */
+	char cgroup_short;	 /* a short form of --cgroup (BCC's -c), or 0 */
 
 	/* The skeleton: use KIT_SKEL(name) to fill these in. */
 	void *(*skel_open)(const struct bpf_object_open_opts *opts);

@@ -261,24 +261,76 @@ static int print_one(const void *k, const struct hist *h, void *arg)
 	return 0;
 }
 
+/* Print in a stable order: by disk, then flags. */
+struct entry {
+	struct bio_hist_key key;
+	struct hist *h;
+};
+
+struct collect {
+	struct entry *v;
+	size_t n, cap;
+};
+
+static int collect_one(const void *k, const struct hist *h, void *arg)
+{
+	struct collect *c = arg;
+	struct entry *e;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		void *v = realloc(c->v, cap * sizeof(*c->v));
+
+		if (!v)
+			return -1;
+		c->v = v;
+		c->cap = cap;
+	}
+	e = &c->v[c->n];
+	memcpy(&e->key, k, sizeof(e->key));
+	e->h = malloc(sizeof(*h));
+	if (!e->h)
+		return -1;
+	memcpy(e->h, h, sizeof(*h));
+	c->n++;
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct bio_hist_key *x = &((const struct entry *)a)->key;
+	const struct bio_hist_key *y = &((const struct entry *)b)->key;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->flags < y->flags ? -1 : x->flags > y->flags;
+}
+
 static int print_interval(struct kit *kit, void *obj, bool final)
 {
 	struct biolatency_bpf *skel = obj;
 	struct print_ctx ctx = { .kit = kit };
+	static uint64_t dropped;
 	static struct hist empty;
+	struct collect c = { 0 };
 	char now[32];
 	int gen, err = 0;
+	size_t i;
 
 	if (kit->opts.timestamp && !kit->opts.json) {
 		wall_time(now, sizeof(now), false);
 		sb_printf(&ctx.sb, "\n%-8s\n", now);
 	}
 	gen = hist_flip(kit->obj);
-	if (gen < 0 || hist_drain(skel->maps.hists, gen, print_one, &ctx) < 0) {
+	if (gen < 0 || hist_drain(skel->maps.hists, gen, collect_one, &c) < 0) {
 		kit_error("reading the histograms failed");
 		err = -1;
 		goto cleanup;
 	}
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), cmp_entry);
+	for (i = 0; i < c.n; i++)
+		print_one(&c.v[i].key, c.v[i].h, &ctx);
 	/* An interval always prints, if only an empty histogram. */
 	if (!ctx.keys) {
 		struct bio_hist_key none = { .dev = env.dev };
@@ -286,7 +338,16 @@ static int print_interval(struct kit *kit, void *obj, bool final)
 		print_one(&none, &empty, &ctx);
 	}
 	err = kit_out_write(&kit->out, ctx.sb.buf, ctx.sb.len);
+	if (hist_dropped(kit->obj) > dropped) {
+		dropped = hist_dropped(kit->obj);
+		kit_error("warning: %llu I/Os not counted since the start: too "
+			  "many keys for the histogram map",
+			  (unsigned long long)dropped);
+	}
 cleanup:
+	for (i = 0; i < c.n; i++)
+		free(c.v[i].h);
+	free(c.v);
 	sb_free(&ctx.sb);
 	return err;
 }
@@ -308,15 +369,18 @@ static int configure(struct kit *kit, void *obj)
 
 /*
  * One hook: the start and done programs must match each other's keys, so
- * they are chosen together. Classic tracepoints first: their fields are a
- * stable ABI on every kernel, across the 5.11 change of the insert/issue
- * prototypes. Without tracefs, tp_btf then raw_tp, the pre-5.11 prototype
- * (*_q) first: the kernel rejects whichever does not fit.
+ * they are chosen together. tp_btf first, then raw_tp: struct request
+ * with CO-RE, matched by address, no tracefs needed. Before 5.11 insert
+ * and issue also passed the request_queue: the *_q programs take that
+ * prototype and go first, because the kernel rejects them where it does
+ * not fit (tp_btf: the verifier, one failed load at start-up; raw_tp: the
+ * attach), whereas the new prototype on an old kernel would load and read
+ * the queue as a request. Last, classic tracepoints: their fields are a
+ * stable ABI on every kernel, but they need tracefs, match a request by
+ * (dev, sector), and take long to detach.
  */
 static const struct kit_hook hooks[] = {
 	{ "block I/O", 0, {
-		{ KIT_MECH_TRACEPOINT, "block/block_rq_complete",
-		  { "tp_issue", "tp_complete" } },
 		{ KIT_MECH_TP_BTF, "block/block_rq_complete",
 		  { "btf_issue_q", "btf_complete" } },
 		{ KIT_MECH_TP_BTF, "block/block_rq_complete",
@@ -325,11 +389,11 @@ static const struct kit_hook hooks[] = {
 		  { "raw_issue_q", "raw_complete" } },
 		{ KIT_MECH_RAW_TP, "block/block_rq_complete",
 		  { "raw_issue", "raw_complete" } },
+		{ KIT_MECH_TRACEPOINT, "block/block_rq_complete",
+		  { "tp_issue", "tp_complete" } },
 	}, &not_queued },
 	/* -Q: from the insert into the OS queue */
 	{ "block I/O, queued", 0, {
-		{ KIT_MECH_TRACEPOINT, "block/block_rq_complete",
-		  { "tp_insert", "tp_issue", "tp_complete" } },
 		{ KIT_MECH_TP_BTF, "block/block_rq_complete",
 		  { "btf_insert_q", "btf_issue_q", "btf_complete" } },
 		{ KIT_MECH_TP_BTF, "block/block_rq_complete",
@@ -338,6 +402,8 @@ static const struct kit_hook hooks[] = {
 		  { "raw_insert_q", "raw_issue_q", "raw_complete" } },
 		{ KIT_MECH_RAW_TP, "block/block_rq_complete",
 		  { "raw_insert", "raw_issue", "raw_complete" } },
+		{ KIT_MECH_TRACEPOINT, "block/block_rq_complete",
+		  { "tp_insert", "tp_issue", "tp_complete" } },
 	}, &env.queued },
 	{},
 };
@@ -355,8 +421,8 @@ static const struct kit_tool tool = {
 		"  biolatency -D              # a histogram per disk\n"
 		"  biolatency -F              # a histogram per I/O flag set\n"
 		"  biolatency -d sdc          # only sdc\n"
-		"  biolatency --cgroup /sys/fs/cgroup/unified/db  # I/O issued "
-		"from one cgroup\n"
+		"  biolatency -c /sys/fs/cgroup/unified/db  # I/O issued from "
+		"one cgroup\n"
 		"  biolatency -j 5 > lat.ndjson  # JSON, one object per "
 		"interval\n",
 	.tracing = "Tracing block device I/O",
@@ -367,6 +433,7 @@ static const struct kit_tool tool = {
 	.no_common = KIT_OPT_PID | KIT_OPT_TID | KIT_OPT_UID | KIT_OPT_NAME |
 		     KIT_OPT_COMMAND,
 	.long_only = KIT_OPT_DURATION,
+	.cgroup_short = 'c',	/* BCC's biolatency -c CGROUP */
 	.interval_args = true,
 	KIT_SKEL(biolatency_bpf),
 	.hooks = hooks,
