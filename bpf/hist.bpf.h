@@ -24,7 +24,7 @@
  * plain adds then (about 13 ns less per value here), since the kernel runs
  * such programs with preemption off and never nests a program in itself;
  * on PREEMPT_RT kernels, where programs can be preempted, adds stay
- * atomic. Keyed maps
+ * atomic (the loader says which, see hist_preemptible). Keyed maps
  * are not preallocated: a histogram is 8 KiB per CPU, and most keys of a
  * large map are never used.
  */
@@ -75,10 +75,12 @@ struct {
 static const struct hist hist_zero;
 
 #ifdef HIST_NO_NESTING
-extern bool CONFIG_PREEMPT_RT __kconfig __weak;
+/* The loader clears it unless programs can be preempted (PREEMPT_RT):
+ * skel->rodata->hist_preemptible = hist_preemptible_kernel(). */
+const volatile bool hist_preemptible = true;
 #define hist_inc(p, v)                                                       \
 	do {                                                                 \
-		if (CONFIG_PREEMPT_RT)                                       \
+		if (hist_preemptible)                                        \
 			__sync_fetch_and_add(p, v);                          \
 		else                                                         \
 			*(p) += (v);                                         \

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -342,4 +343,15 @@ uint64_t hist_dropped(struct bpf_object *obj)
 			n += vals[i];
 	free(vals);
 	return n;
+}
+
+bool hist_preemptible_kernel(void)
+{
+	struct utsname u;
+
+	/* The version string of a PREEMPT_RT kernel says so; when in
+	 * doubt, the safe answer. */
+	if (uname(&u))
+		return true;
+	return strstr(u.version, "PREEMPT_RT") != NULL;
 }

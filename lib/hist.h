@@ -76,6 +76,10 @@ int hist_drain_array(struct bpf_map *map, uint32_t gen, uint32_t n,
 			       void *ctx),
 		     void *ctx);
 
+/* Can BPF programs be preempted on this kernel (PREEMPT_RT)? For the
+ * hist_preemptible setting of programs built with HIST_NO_NESTING. */
+bool hist_preemptible_kernel(void);
+
 /* Values not recorded since the start because a keyed map was full (map
  * "hist_drops"), or 0 if obj has no such map. */
 uint64_t hist_dropped(struct bpf_object *obj);

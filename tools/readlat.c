@@ -433,6 +433,7 @@ static int configure(struct kit *kit, void *obj)
 	skel->rodata->targ_size = env.size;
 	skel->rodata->targ_ftype = env.ftype;
 	skel->rodata->targ_unit_ns = env.unit->ns;
+	skel->rodata->hist_preemptible = hist_preemptible_kernel();
 	for (i = 0; i < NSYS; i++)
 		if (env.syscalls[i] && sys_ids[i] >= 0 &&
 		    sys_ids[i] < READLAT_MAX_ID)
