@@ -43,13 +43,13 @@ struct {
 
 HIST_MAP(hists, struct bio_hist_key, 1024);
 
+/* A request is issued (or inserted): dev and id are its key, the caller
+ * has applied -d. */
 static __always_inline int io_start(__u32 dev, __u64 id, bool insert)
 {
 	struct start_key key = { .id = id, .dev = dev };
 	__u64 ts;
 
-	if (filter_dev && dev != targ_dev)
-		return 0;
 	if (insert && !targ_queued)
 		return 0;
 	if (!kit_filter_current(bpf_get_current_pid_tgid()))
@@ -61,9 +61,12 @@ static __always_inline int io_start(__u32 dev, __u64 id, bool insert)
 	return 0;
 }
 
-static __always_inline int io_done(__u32 dev, __u64 id, __u32 flags)
+/* A request completes: (key_dev, id) as at its start; dev and flags for
+ * -D and -F. */
+static __always_inline int io_done(__u32 key_dev, __u64 id, __u32 dev,
+				   __u32 flags)
 {
-	struct start_key key = { .id = id, .dev = dev };
+	struct start_key key = { .id = id, .dev = key_dev };
 	struct bio_hist_key hkey = {};
 	__u64 *tsp, delta;
 
@@ -127,12 +130,16 @@ static __always_inline __u32 rwbs_flags(const char *rwbs)
 SEC("tracepoint/block/block_rq_insert")
 int tp_insert(struct trace_event_raw_block_rq *ctx)
 {
+	if (filter_dev && ctx->dev != targ_dev)
+		return 0;
 	return io_start(ctx->dev, ctx->sector, true);
 }
 
 SEC("tracepoint/block/block_rq_issue")
 int tp_issue(struct trace_event_raw_block_rq *ctx)
 {
+	if (filter_dev && ctx->dev != targ_dev)
+		return 0;
 	return io_start(ctx->dev, ctx->sector, false);
 }
 
@@ -154,7 +161,7 @@ int tp_complete(struct trace_event_raw_block_rq_completion *ctx)
 		rwbs[5] = ctx->rwbs[5];
 		rwbs[6] = ctx->rwbs[6];
 	}
-	return io_done(ctx->dev, ctx->sector,
+	return io_done(ctx->dev, ctx->sector, ctx->dev,
 		       targ_per_flag ? rwbs_flags(rwbs) : 0);
 }
 
@@ -214,14 +221,22 @@ static __always_inline __u32 rq_flags(struct request *rq)
 	return f;
 }
 
+/*
+ * The address of a request in flight is unique, so it is the whole key:
+ * the disk (four reads through the request) is looked up only for -d at
+ * the start and -D at completion.
+ */
 static __always_inline int rq_start(struct request *rq, bool insert)
 {
-	return io_start(rq_dev(rq), (__u64)rq, insert);
+	if (filter_dev && rq_dev(rq) != targ_dev)
+		return 0;
+	return io_start(0, (__u64)rq, insert);
 }
 
 static __always_inline int rq_done(struct request *rq)
 {
-	return io_done(rq_dev(rq), (__u64)rq, targ_per_flag ? rq_flags(rq) : 0);
+	return io_done(0, (__u64)rq, targ_per_disk ? rq_dev(rq) : 0,
+		       targ_per_flag ? rq_flags(rq) : 0);
 }
 
 SEC("tp_btf/block_rq_insert")
