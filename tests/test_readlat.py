@@ -244,6 +244,21 @@ def test_intervals_lose_and_repeat_nothing():
             assert sum(1 for c in counts if c) >= 3, (extra, counts)
 
 
+def test_empty_interval_has_no_key():
+    """A process that reads nothing: one empty histogram, named by
+    nothing."""
+    child = spawn_python("import time\ntime.sleep(0.3)\n")
+    with Tool("readlat", "-j", "-P", "-F", "--size", "-p", child.pid) as t:
+        t.wait_ready()
+        release(child)
+        assert t.wait_exit() == 0, t.stderr
+    objs = t.json()
+    assert len(objs) == 1, t.stdout
+    o = objs[0]
+    assert (o["pid"], o["comm"], o["file_type"], o["kind"], o["count"],
+            o["buckets"]) == (None, None, None, "latency", 0, []), o
+
+
 def test_usage_errors():
     for args in (["--syscalls", "write"], ["--syscalls", ""],
                  ["--unit", "s"], ["1", "x"]):

@@ -134,6 +134,7 @@ struct print_ctx {
 	struct kit *kit;
 	struct strbuf sb;
 	int keys;
+	bool none;	/* an interval without reads: no process, no type */
 };
 
 static const char *const kind_names[READLAT_NKINDS] = {
@@ -171,17 +172,17 @@ static int print_one(const void *k, const struct hist *h, void *arg)
 		jw_kv_str(&w, "time", now);
 		jw_kv_u64(&w, "interval", ctx->kit->intervals);
 		jw_key(&w, "pid");
-		if (env.per_process)
+		if (env.per_process && !ctx->none)
 			jw_u64(&w, key->tgid);
 		else
 			jw_null(&w);
 		jw_key(&w, "comm");
-		if (env.per_process)
+		if (env.per_process && !ctx->none)
 			jw_strn(&w, key->comm, strnlen(key->comm, 16));
 		else
 			jw_null(&w);
 		jw_key(&w, "file_type");
-		if (env.ftype)
+		if (env.ftype && !ctx->none)
 			jw_str(&w, ftype_name(key));
 		else
 			jw_null(&w);
@@ -192,12 +193,12 @@ static int print_one(const void *k, const struct hist *h, void *arg)
 		return 0;
 	}
 	sb_putc(&ctx->sb, '\n');
-	if (env.per_process) {
+	if (env.per_process && !ctx->none) {
 		sb_printf(&ctx->sb, "pid = %u, comm = ", key->tgid);
 		kit_escape_text(&ctx->sb, key->comm, strnlen(key->comm, 16));
 		sb_puts(&ctx->sb, ", ");
 	}
-	if (env.ftype)
+	if (env.ftype && !ctx->none)
 		sb_printf(&ctx->sb, "file type = %s, ", ftype_name(key));
 	sb_puts(&ctx->sb, key->kind == READLAT_OK ? "read latency\n" :
 			  key->kind == READLAT_FAILED ? "failed reads\n" :
@@ -411,6 +412,7 @@ static int print_interval(struct kit *kit, void *obj, bool final)
 	if (!c.n) {
 		struct readlat_key none = { .kind = READLAT_OK };
 
+		ctx.none = true;
 		print_one(&none, &empty, &ctx);
 	}
 	err = kit_out_write(&kit->out, ctx.sb.buf, ctx.sb.len);
