@@ -167,10 +167,90 @@ static void test_outputs(void)
 	sb_free(&sb);
 }
 
+/* Linear interpolation inside one bucket, worked out by hand. */
+static void test_interpolation(void)
+{
+	static struct hist h;
+	double prev = -1, q;
+	unsigned int i, bad = 0;
+
+	/* [64, 68) holds 64..67: the 2nd of 4 values sits at 64 + 4 * 2/4 */
+	for (i = 64; i < 68; i++)
+		add(&h, i);
+	CHECK(hist_bucket(64) == hist_bucket(67));
+	CHECK(hist_percentile(&h, 0.5) == 66);
+	CHECK(hist_percentile(&h, 0.25) == 65);
+	/* never outside [min, max]: one value, any quantile */
+	hist_clear(&h);
+	for (i = 0; i < 100; i++)
+		add(&h, 1000);
+	CHECK(hist_percentile(&h, 0.01) == 1000);
+	CHECK(hist_percentile(&h, 0.999) == 1000);
+	/* monotonic in q */
+	hist_clear(&h);
+	for (i = 0; i < 5000; i++)
+		add(&h, rnd() % 1000000);
+	for (q = 0; q <= 1.0001; q += 0.001) {
+		double v = hist_percentile(&h, q);
+
+		if (v < prev || v < h.min || v > h.max)
+			bad++;
+		prev = v;
+	}
+	CHECK(bad == 0);
+}
+
+/* The last bucket is open; values past 2^32 widen the log2 table. */
+static void test_large_values(void)
+{
+	static struct hist h;
+	struct strbuf sb = {};
+	struct jw w;
+
+	add(&h, 1ULL << 50);
+	add(&h, 5000000000ULL);
+	CHECK(h.buckets[HIST_NBUCKETS - 1] == 1);
+	jw_init(&w, &sb);
+	jw_obj_begin(&w);
+	hist_json(&w, &h, &HIST_NSECS);
+	jw_obj_end(&w);
+	CHECK(strstr(sb_str(&sb), "\"upper\":null,\"count\":1}") != NULL);
+	/* JSON of a time in ms: bounds and *_ns in ns */
+	sb_reset(&sb);
+	hist_clear(&h);
+	add(&h, 3);
+	jw_init(&w, &sb);
+	jw_obj_begin(&w);
+	hist_json(&w, &h, &HIST_MSECS);
+	jw_obj_end(&w);
+	CHECK(strstr(sb_str(&sb), "\"max\":3,\"max_ns\":3000000") != NULL);
+	CHECK(strstr(sb_str(&sb), "{\"lower\":3000000,\"upper\":4000000,")
+	      != NULL);
+	/* as BCC: 10-wide bounds up to slot 32 (2^33 - 1 has 10 digits),
+	 * 20-wide from slot 33 */
+	sb_reset(&sb);
+	hist_clear(&h);
+	add(&h, 5000000000ULL);
+	hist_print_log2(&sb, &h, &HIST_NSECS);
+	CHECK(strstr(sb_str(&sb), "\n4294967296 -> 8589934591 : 1  ") != NULL);
+	sb_reset(&sb);
+	add(&h, 1ULL << 33);
+	hist_print_log2(&sb, &h, &HIST_NSECS);
+	/* 15 + 29 wide: "nsecs" then 25 blanks; bounds 20 wide */
+	CHECK(strncmp(sb_str(&sb),
+		      "               nsecs                         "
+		      ": count    distribution\n", 69) == 0);
+	CHECK(strstr(sb_str(&sb), "\n          8589934592 -> "
+				  "17179869183          : 1  ") != NULL);
+	sb_free(&sb);
+}
+
 int main(void)
 {
 	test_buckets();
 	test_percentiles();
 	test_outputs();
+	test_interpolation();
+	test_large_values();
 	return unit_report("test_hist");
 }
