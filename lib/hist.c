@@ -112,8 +112,9 @@ void hist_print_log2(struct strbuf *sb, const struct hist *h,
 		uint64_t high = i ? (1ULL << (i + 1)) - 1 : 1;
 		int stars = max ? (int)(slots[i] * width / max) : 0;
 
-		sb_printf(sb, "%*llu -> %-*llu : %-8llu |", last <= 32 ? 10 : 20,
-			  (unsigned long long)low, last <= 32 ? 10 : 20,
+		sb_printf(sb, "%*llu -> %-*llu : %-8llu |",
+			  last <= 32 ? 10 : 20, (unsigned long long)low,
+			  last <= 32 ? 10 : 20,
 			  (unsigned long long)high,
 			  (unsigned long long)slots[i]);
 		sb_pad(sb, '*', stars);

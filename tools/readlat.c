@@ -85,9 +85,10 @@ static void parse_syscalls(const char *arg)
 			if (!strcmp(tok, sys_names[i]))
 				break;
 		if (i == NSYS)
-			kit_usage_error("unknown system call '%s' in --syscalls "
-					"(read, readv, pread64, preadv, preadv2, "
-					"recvfrom, recvmsg)", tok);
+			kit_usage_error("unknown system call '%s' in "
+					"--syscalls (read, readv, pread64, "
+					"preadv, preadv2, recvfrom, recvmsg)",
+					tok);
 		env.syscalls[i] = true;
 	}
 }
@@ -294,12 +295,13 @@ static int peek_one(const void *k, const struct hist *h, void *ctx)
 static int update_metrics(struct kit *kit, void *obj, struct kit_metrics *m)
 {
 	struct readlat_bpf *skel = obj;
-	int n = keyed() ?
-			kit_metrics_hist_peek(skel->maps.hists, peek_one, NULL) :
-			kit_metrics_hist_peek_array(skel->maps.totals,
-							    READLAT_NKINDS,
-						    peek_one, NULL);
+	int n;
 
+	if (keyed())
+		n = kit_metrics_hist_peek(skel->maps.hists, peek_one, NULL);
+	else
+		n = kit_metrics_hist_peek_array(skel->maps.totals,
+						READLAT_NKINDS, peek_one, NULL);
 	return n < 0 ? -1 : 0;
 }
 
@@ -483,7 +485,7 @@ static const struct kit_tool tool = {
 		"  readlat 1 10               # ten 1-second intervals\n"
 		"  readlat -p 1234 -P         # one process\n"
 		"  readlat --size             # also the bytes returned\n"
-		"  readlat -F                 # by file type (pipe, socket...)\n"
+		"  readlat -F                 # by file type (pipe, socket..)\n"
 		"  readlat --syscalls read,recvfrom,recvmsg  # choose calls\n"
 		"  readlat --unit us -T 5     # microseconds, timestamps\n"
 		"  readlat -j -- ./server     # JSON, one command\n",
