@@ -259,6 +259,22 @@ def test_empty_interval_has_no_key():
             o["buckets"]) == (None, None, None, "latency", 0, []), o
 
 
+def test_command_mode_exact_with_file_types():
+    """-- COMMAND: dd's 300 one-byte reads of /dev/zero (a device: other),
+    apart from the dynamic loader's reads of regular files; the tool exits
+    with dd's status."""
+    with Tool("readlat", "-j", "-F", "--", "dd", "if=/dev/zero",
+              "of=/dev/null", "bs=1", "count=300") as t:
+        t.wait_ready()
+        assert t.wait_exit(timeout=30) == 0, t.stderr
+    got = {(o["file_type"], o["kind"]): o["count"] for o in t.json()}
+    assert got.get(("other", "latency")) == 300, got
+    assert ("other", "failed") not in got, got
+    with Tool("readlat", "-j", "--", "dd", "if=/nonexistent") as t:
+        t.wait_ready()
+        assert t.wait_exit(timeout=30) == 1, t.stderr
+
+
 def test_usage_errors():
     for args in (["--syscalls", "write"], ["--syscalls", ""],
                  ["--unit", "s"], ["1", "x"]):
