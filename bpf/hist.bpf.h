@@ -118,19 +118,15 @@ static __always_inline void hist_record(struct hist *h, __u64 v)
 /* Add value v to the histogram of key (whose gen the caller has set). */
 static __always_inline void hist_add(void *map, void *key, __u64 v)
 {
-	struct hist *h = bpf_map_lookup_elem(map, key);
+	struct hist *h = kit_map_lookup_or_init(map, key, &hist_zero);
 
 	if (!h) {
-		bpf_map_update_elem(map, key, &hist_zero, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(map, key);
-		if (!h) {
-			__u32 zero = 0;
-			__u64 *drops = bpf_map_lookup_elem(&hist_drops, &zero);
+		__u32 zero = 0;
+		__u64 *drops = bpf_map_lookup_elem(&hist_drops, &zero);
 
-			if (drops)
-				__sync_fetch_and_add(drops, 1);
-			return;
-		}
+		if (drops)
+			__sync_fetch_and_add(drops, 1);
+		return;
 	}
 	hist_record(h, v);
 }

@@ -45,6 +45,22 @@ static __always_inline void kit_stat_inc(enum kit_stat stat)
 		*val += 1;
 }
 
+/*
+ * The value of key in a hash map, inserted from init when absent (by us or
+ * by a program racing us on another CPU). NULL only when the map is full.
+ */
+static __always_inline void *kit_map_lookup_or_init(void *map,
+						    const void *key,
+						    const void *init)
+{
+	void *val = bpf_map_lookup_elem(map, key);
+
+	if (val)
+		return val;
+	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
 /* Reserve an event; a full buffer is counted, never silently dropped. */
 static __always_inline void *kit_event_reserve(__u32 size)
 {

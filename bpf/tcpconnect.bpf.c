@@ -115,14 +115,10 @@ static __always_inline void count_flow(const struct net_tuple *t,
 	key.dport = t->dport;
 	if (count_sport)
 		key.sport = t->sport;
-	c = bpf_map_lookup_elem(&counts, &key);
+	c = kit_map_lookup_or_init(&counts, &key, &zero);
 	if (!c) {
-		bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&counts, &key);
-		if (!c) {
-			kit_stat_inc(KIT_STAT_LOST);
-			return;
-		}
+		kit_stat_inc(KIT_STAT_LOST);
+		return;
 	}
 	__sync_fetch_and_add(&c->connects, 1);
 	if (!established)

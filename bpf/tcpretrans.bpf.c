@@ -79,14 +79,10 @@ static __always_inline void count_flow(const struct net_tuple *t, __u8 type)
 	key.family = t->family;
 	key.sport = t->sport;
 	key.dport = t->dport;
-	c = bpf_map_lookup_elem(&counts, &key);
+	c = kit_map_lookup_or_init(&counts, &key, &zero);
 	if (!c) {
-		bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&counts, &key);
-		if (!c) {
-			kit_stat_inc(KIT_STAT_LOST);
-			return;
-		}
+		kit_stat_inc(KIT_STAT_LOST);
+		return;
 	}
 	__sync_fetch_and_add(&c->retransmits, 1);
 	if (type == TCPRETRANS_TLP)
